@@ -1,0 +1,1 @@
+"""Autoscaling policies: Kubernetes HPA decision logic, scalar and vectorized."""

@@ -1,0 +1,227 @@
+"""Command line: ``simkit run`` and ``simkit compare`` (thin over the API).
+
+Bad input of any kind prints one line to stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import pandas as pd
+
+from simkit import __version__
+from simkit.analysis import summarize
+from simkit.engine import simulate
+from simkit.errors import SimkitError
+from simkit.io import list_profiles, load_scenario, write_frame_csv, write_result_npz
+from simkit.result import SimResult
+from simkit.scenario import Scenario
+from simkit.units import format_duration, parse_duration
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        command = " ".join(self.prog.split()[1:])
+        where = f"simkit {command} --help" if command else "simkit --help"
+        self.exit(2, f"simkit: error: {' '.join(message.split())} (see {where})\n")
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (silent when stderr is not a terminal)."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self.label = label
+        self.enabled = enabled
+        self.t0 = time.perf_counter()
+
+    def __call__(self, fraction: float) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        done = int(width * fraction)
+        elapsed = time.perf_counter() - self.t0
+        bar = "#" * done + "." * (width - done)
+        sys.stderr.write(f"\r{self.label:<14} [{bar}] {fraction:4.0%} {elapsed:5.1f}s")
+        if fraction >= 1.0:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _int_in(name: str, lower: int, upper: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} = {text!r} must be a whole number") from None
+        if not lower <= value <= upper:
+            raise argparse.ArgumentTypeError(f"{name} = {value} is out of range {lower}..{upper}")
+        return value
+
+    return parse
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="simkit",
+        description="Simulate capacity, latency and failures of the service profiles.",
+    )
+    parser.add_argument("--version", action="version", version=f"simkit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--duration", default="7D", help="simulated time, e.g. 7D, 12h (default 7D)"
+    )
+    common.add_argument(
+        "--step", default="1s", help="simulation step dividing the sync period (default 1s)"
+    )
+    common.add_argument(
+        "--replications",
+        type=_int_in("replications", 1, 100_000),
+        default=32,
+        help="Monte Carlo replications (default 32)",
+    )
+    common.add_argument(
+        "--seed", type=_int_in("seed", 0, 2**63 - 1), default=0, help="root seed (default 0)"
+    )
+    common.add_argument(
+        "--trace", default=None, help="CSV trace (timestamp,value per interval) to replay"
+    )
+    common.add_argument("--quiet", action="store_true", help="no progress bar")
+    run = sub.add_parser("run", parents=[common], help="simulate one profile or scenario file")
+    run.add_argument("scenario", help=f"profile ({', '.join(list_profiles())}) or a .toml file")
+    run.add_argument(
+        "--out", default=None, help="write per-replication KPIs (.csv) or all arrays (.npz)"
+    )
+    cmp_ = sub.add_parser("compare", parents=[common], help="simulate several and write a report")
+    cmp_.add_argument("scenarios", nargs="+", help="profiles or .toml files")
+    cmp_.add_argument("--out", default="report", help="report folder (default ./report)")
+    return parser
+
+
+def _simulate_all(args: argparse.Namespace, scenarios: Sequence[Scenario]) -> list[SimResult]:
+    trace = None
+    if args.trace:
+        from simkit.io import read_trace
+
+        trace = read_trace(args.trace)
+    results = []
+    for scenario in scenarios:
+        bar = _ProgressBar(scenario.name, enabled=not args.quiet and sys.stderr.isatty())
+        results.append(
+            simulate(
+                scenario,
+                duration=args.duration,
+                step=args.step,
+                replications=args.replications,
+                seed=args.seed,
+                trace=trace,
+                progress=bar,
+            )
+        )
+    return results
+
+
+def _print_table(kpis: pd.DataFrame) -> None:
+    from simkit.report import format_summary
+
+    table = format_summary(summarize(kpis))
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.to_string())
+
+
+def _check_times(args: argparse.Namespace) -> float:
+    """Validate --duration and --step before any work; return the duration [s]."""
+    parse_duration(args.step, name="--step")
+    return parse_duration(args.duration, name="--duration")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    _check_times(args)
+    scenario = load_scenario(args.scenario)
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix not in (".csv", ".npz"):
+        raise SimkitError(f"--out = {args.out!r} must end in .csv (KPIs) or .npz (arrays)")
+    (result,) = _simulate_all(args, [scenario])
+    kpis = result.kpis()
+    _print_table(kpis)
+    if out is not None:
+        if out.suffix == ".csv":
+            write_frame_csv(out, kpis)
+        else:
+            write_result_npz(out, result)
+        print(f"wrote {out}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from simkit.plotting import plot_kpi_comparison, plot_timeseries
+    from simkit.report import write_report
+
+    duration_s = _check_times(args)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise SimkitError(f"--out = {args.out!r} is a file; give a folder for the report")
+    scenarios = [load_scenario(name) for name in args.scenarios]
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise SimkitError(f"scenario names must differ to be compared; got {names}")
+    kpi_frames, figures = [], {}
+    for result in _simulate_all(args, scenarios):
+        kpi_frames.append(result.kpis())
+        freq = "5min" if duration_s > 6 * 3600 else "1min"
+        figures[f"{result.scenario.name}: load, capacity, latency and errors (replication 0)"] = (
+            plot_timeseries(result, 0, freq=freq)
+        )
+        del result
+    kpis = pd.concat(kpi_frames).reset_index()
+    summary = summarize(kpis)
+    figures = {
+        "KPI means with 95 % confidence intervals": plot_kpi_comparison(summary),
+        **figures,
+    }
+    _print_table(kpis)
+    page = write_report(
+        args.out,
+        kpis=kpis.set_index(["scenario", "replication"]),
+        summary=summary,
+        scenarios=scenarios,
+        figures=figures,
+        run_info={
+            "seed": str(args.seed),
+            "duration": format_duration(duration_s),
+            "step": str(args.step),
+            "replications": str(args.replications),
+            "trace": args.trace or "synthetic workload",
+        },
+    )
+    print(f"report: {page}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``simkit`` console script."""
+    args = _build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _cmd_run(args)
+        return _cmd_compare(args)
+    except SimkitError as exc:
+        print(f"simkit: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # readers turn OSError into SimkitError: this is --out
+        reason = " ".join(str(exc.strerror or exc).split())
+        print(f"simkit: error: --out = {args.out!r} cannot be written: {reason}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("simkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,587 @@
+"""The simulation engine: scenario in, :class:`~simkit.result.SimResult` out.
+
+Time has two resolutions.  The *control period* is the autoscaler's sync
+period (15 s by default): the offered rate, the instance count, crashes and
+repairs and the queueing state change only at period boundaries, and the
+Python loop runs once per period, vectorized across replications.  The
+*step* (1 s by default, a divisor of the period) carries the Poisson
+arrivals, errors, the fluid backlog and the latency quantiles.
+
+Queueing model.  Each ready instance contributes ``workers_per_instance``
+servers with exponential service at ``1 / effective_service_time_s``.  While
+the offered rate is below capacity and no backlog is left over, a period is an
+M/M/c queue in steady state (pointwise-stationary approximation) and its
+latency quantiles come from a precomputed Erlang-C table.  When the rate
+exceeds capacity, or a backlog remains, a deterministic fluid queue grows and
+drains linearly within the period; it is capped by the queue limit and by the
+timeout (what would wait longer than ``timeout_s`` is dropped and counted as
+an error); in that regime the stochastic part of the latency is evaluated at
+the table's largest utilization (0.99) and the fluid wait ``backlog /
+capacity`` is added.  The fluid is driven by the rate, not by the arrival
+counts, so Poisson fluctuations are counted once (by M/M/c), not twice.
+
+Random streams.  ``SeedSequence(seed).spawn(replications)`` gives one sequence
+per replication; each spawns one child per model component (load noise and
+flash crowds, arrivals, instance failures, ...).  The same seed gives the same
+offered load and the same failure draws whatever the profile or policy
+(common random numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from simkit import queueing, workload
+from simkit.autoscaling.policies import make_autoscaler
+from simkit.errors import SimkitError
+from simkit.failures import FailureTimeline, failure_timeline
+from simkit.result import SimResult
+from simkit.scenario import Scenario
+from simkit.units import parse_duration
+
+__all__ = ["COMPONENTS", "DEFAULT_START", "simulate"]
+
+#: Model components, in spawn order; each gets its own random stream per replication.
+COMPONENTS = ("load", "arrivals", "failures", "deploys", "database", "regions")
+#: Simulations start on a Monday at midnight UTC unless told otherwise.
+DEFAULT_START = pd.Timestamp("2024-01-01T00:00:00Z")
+#: Fluid waits of overloaded steps are merged on this many bins up to the timeout.
+_WAIT_BINS = 1000
+
+Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class _Clock:
+    period_s: float
+    step_s: float
+    steps_per_period: int
+    n_periods: int
+    start: pd.Timestamp
+
+    @property
+    def n_steps(self) -> int:
+        return self.n_periods * self.steps_per_period
+
+
+def _clock(
+    scenario: Scenario, duration: str | float, step: str | float, start: object, trace: object
+) -> _Clock:
+    duration_s = parse_duration(duration, name="duration")
+    step_s = parse_duration(step, name="step")
+    period_s = scenario.autoscaling.sync_period_s
+    ratio = period_s / step_s
+    if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-9:
+        divisors = [d for d in range(1, int(period_s) + 1) if period_s % d == 0]
+        raise SimkitError(
+            f"step = {step_s:g} s must divide autoscaling.sync_period_s = {period_s:g} s; "
+            f"allowed steps: {', '.join(f'{d}s' for d in divisors)}"
+        )
+    n_periods = duration_s / period_s
+    if abs(n_periods - round(n_periods)) > 1e-9:
+        raise SimkitError(
+            f"duration = {duration_s:g} s must be a whole number of control periods "
+            f"(autoscaling.sync_period_s = {period_s:g} s)"
+        )
+    if start is None:
+        start_ts = trace.index[0] if isinstance(trace, pd.Series) else DEFAULT_START
+    else:
+        try:
+            start_ts = pd.Timestamp(start)
+        except (ValueError, TypeError):
+            raise SimkitError(f"start = {start!r} is not a timestamp (e.g. '2024-01-01')") from None
+        start_ts = start_ts.tz_localize("UTC") if start_ts.tzinfo is None else start_ts
+    return _Clock(period_s, step_s, round(ratio), round(n_periods), start_ts.tz_convert("UTC"))
+
+
+def _check_run_args(replications: int, seed: int) -> None:
+    if isinstance(replications, bool) or not isinstance(replications, int | np.integer):
+        raise SimkitError(f"replications = {replications!r} must be a whole number >= 1")
+    if not 1 <= replications <= 100_000:
+        raise SimkitError(f"replications = {replications} is out of range; allowed: 1..100000")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise SimkitError(f"seed = {seed!r} must be a whole number >= 0")
+
+
+def _streams(seed: int, replications: int) -> dict[str, list[np.random.SeedSequence]]:
+    per_rep = [ss.spawn(len(COMPONENTS)) for ss in np.random.SeedSequence(seed).spawn(replications)]
+    return {name: [children[i] for children in per_rep] for i, name in enumerate(COMPONENTS)}
+
+
+def _offered_rate(
+    scenario: Scenario, clock: _Clock, seeds: list[np.random.SeedSequence], trace: object
+) -> np.ndarray:
+    """Offered rate per period [1/s], shape ``(R, P)``, float64."""
+    starts = clock.start + pd.to_timedelta(np.arange(clock.n_periods) * clock.period_s, unit="s")
+    if trace is not None:
+        if not isinstance(trace, pd.Series):
+            raise SimkitError("trace must be a pandas Series from simkit.io.read_trace(...)")
+        base = workload.trace_rate_rps(trace, starts, clock.period_s)
+        return np.broadcast_to(base, (len(seeds), clock.n_periods)).copy()
+    w = scenario.workload
+    mid = starts + pd.Timedelta(seconds=clock.period_s / 2)
+    base = workload.base_rate_rps(mid, w)
+    rows = []
+    for ss in seeds:
+        rng = np.random.Generator(np.random.PCG64(ss))
+        noise = workload.noise_factor(
+            rng, clock.n_periods, clock.period_s, w.noise_sd, w.noise_correlation_s
+        )
+        crowd = workload.flash_crowd_factor(
+            rng,
+            clock.n_periods,
+            clock.period_s,
+            w.flash_crowds_per_day,
+            w.flash_crowd_multiplier,
+            w.flash_crowd_duration_s,
+        )
+        rows.append(base * noise * crowd)
+    return np.stack(rows)
+
+
+def _arrivals(
+    rate_rps: np.ndarray, clock: _Clock, seeds: list[np.random.SeedSequence]
+) -> np.ndarray:
+    """Arrival counts per step, shape ``(R, T)``, float32."""
+    out = np.empty((rate_rps.shape[0], clock.n_steps), dtype=np.float32)
+    for r, ss in enumerate(seeds):
+        rng = np.random.Generator(np.random.PCG64(ss))
+        mean = _repeat_steps(rate_rps[r] * clock.step_s, clock.steps_per_period)
+        out[r] = workload.draw_arrivals(rng, mean)
+    return out
+
+
+def _repeat_steps(per_period: np.ndarray, k: int) -> np.ndarray:
+    """Hold each period value for ``k`` steps along the last axis (float32)."""
+    out = np.empty((*per_period.shape, k), dtype=np.float32)
+    out[...] = per_period[..., None]
+    return out.reshape(*per_period.shape[:-1], per_period.shape[-1] * k)
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    duration: str | float = "7D",
+    step: str | float = "1s",
+    replications: int = 32,
+    seed: int = 0,
+    trace: pd.Series | None = None,
+    start: object = None,
+    progress: Progress | None = None,
+) -> SimResult:
+    """Simulate a scenario for many Monte Carlo replications at once.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The system to simulate (see :func:`simkit.io.load_scenario`).
+    duration : str or float
+        Simulated time, e.g. ``"7D"`` or seconds; a whole number of control periods.
+    step : str or float
+        Output step, e.g. ``"1s"``; must divide ``autoscaling.sync_period_s``.
+    replications : int
+        Independent Monte Carlo replications (rows of every array).
+    seed : int
+        Root seed; the same seed gives bit-identical arrays.
+    trace : pandas.Series, optional
+        Offered rate [1/s] to replay instead of the synthetic workload (from
+        :func:`simkit.io.read_trace`); every replication sees the same rate.
+    start : timestamp-like, optional
+        Start of the simulation (UTC); default Monday 2024-01-01, or the trace start.
+    progress : callable, optional
+        Called with the fraction done (0..1) from time to time.
+
+    Returns
+    -------
+    SimResult
+        Arrays ``[replication, time]``, the time index, the scenario and the seed.
+
+    Raises
+    ------
+    SimkitError
+        Bad arguments (duration, step, replications, seed, start, trace).
+    """
+    if not isinstance(scenario, Scenario):
+        raise SimkitError(f"scenario must be a simkit.Scenario, got {type(scenario).__name__}")
+    _check_run_args(replications, seed)
+    clock = _clock(scenario, duration, step, start, trace)
+    streams = _streams(int(seed), int(replications))
+    rate_rps = _offered_rate(scenario, clock, streams["load"], trace)
+    if progress:
+        progress(0.02)
+    arrivals = _arrivals(rate_rps, clock, streams["arrivals"])
+    if progress:
+        progress(0.1)
+    a = scenario.autoscaling
+    timeline = failure_timeline(
+        streams["failures"],
+        a.replicas if a.policy == "fixed" else a.max_replicas,
+        clock.n_periods,
+        clock.period_s,
+        scenario.failures.instance_mtbf_h * 3600.0,
+        scenario.failures.instance_mttr_s,
+    )
+    state = _control_loop(scenario, clock, rate_rps, timeline, progress)
+    if progress:
+        progress(0.9)
+    result = _finish(scenario, clock, rate_rps, arrivals, state, timeline, int(seed))
+    if progress:
+        progress(1.0)
+    return result
+
+
+@dataclass
+class _LoopOutput:
+    desired: np.ndarray  # [R, P] int32, provisioned (billed) instances
+    started: np.ndarray  # [R, P] int32, instances past start-up (slots 0..started-1)
+    ready: np.ndarray  # [R, P] int32, Ready instances serving the period
+    backlog0: np.ndarray  # [R, P] float64, fluid backlog at period start [requests]
+    utilization: np.ndarray  # [R, P] float64, busy fraction of the ready servers
+
+
+def _control_loop(
+    scenario: Scenario,
+    clock: _Clock,
+    rate_rps: np.ndarray,
+    timeline: FailureTimeline,
+    progress: Progress | None,
+) -> _LoopOutput:
+    """Sequential part: instances, autoscaler and fluid backlog, one period at a time.
+
+    Pods are started in LIFO order by slot: slots ``0..started-1`` run, the
+    newest ``not_started`` slots are still starting, and a scale-down removes
+    starting pods first (as a ReplicaSet does), then the newest running ones.
+    """
+    a = scenario.autoscaling
+    svc = scenario.service
+    n_rep, n_per = rate_rps.shape
+    period_s = clock.period_s
+    mu = scenario.service_rate_rps
+    workers = scenario.servers_per_instance
+    autoscaler = make_autoscaler(scenario, n_rep)
+    startup_periods = math.ceil(a.startup_s / period_s - 1e-9)
+    ring = startup_periods + 1
+    lag_periods = round(a.metric_lag_s / period_s)
+    cap_per_ready = workers * mu * period_s  # requests one Ready instance serves per period
+    limit_per_ready = min(float(svc.queue_limit_per_instance), workers * mu * svc.timeout_s)
+
+    offered_t = np.ascontiguousarray(rate_rps.T) * period_s  # [P, R] requests per period
+    desired = np.empty((n_per, n_rep), dtype=np.int32)
+    started_out = np.empty((n_per, n_rep), dtype=np.int32)
+    ready_out = np.empty((n_per, n_rep), dtype=np.int32)
+    backlog0 = np.empty((n_per, n_rep))
+    util = np.zeros((n_per, n_rep))
+
+    spec = np.full(n_rep, a.replicas, dtype=np.int64)
+    starting = np.zeros((ring, n_rep), dtype=np.int64)  # pods becoming Ready, by ring slot
+    not_started = np.zeros(n_rep, dtype=np.int64)
+    no_down = np.zeros(n_rep, dtype=np.int64)
+    backlog = np.zeros(n_rep)
+    ptr = timeline.down_ptr
+    report_every = max(n_per // 50, 1)
+
+    for p in range(n_per):
+        j = p % ring
+        if startup_periods:
+            not_started -= starting[j]
+            starting[j] = 0
+        started = spec - not_started
+        lo, hi = ptr[p], ptr[p + 1]
+        if hi > lo:
+            rr = timeline.down_rep[lo:hi]
+            hit = timeline.down_slot[lo:hi] < started[rr]
+            down = np.bincount(rr[hit], minlength=n_rep)
+        else:
+            down = no_down
+        ready = started - down
+
+        # Fluid backlog over the period: linear, capped by the queue limit and timeout.
+        cap = ready * cap_per_ready
+        limit = ready * limit_per_ready
+        np.minimum(backlog, limit, out=backlog)
+        backlog0[p] = backlog
+        load = offered_t[p] + backlog
+        np.divide(load, cap, out=util[p], where=cap > 0)
+        np.clip(load - cap, 0.0, limit, out=backlog)
+        desired[p] = spec
+        started_out[p] = started
+        ready_out[p] = ready
+
+        if autoscaler is not None:
+            new_spec = autoscaler.sync(
+                now_s=(p + 1) * period_s,
+                spec_replicas=spec,
+                ready_pods=ready,
+                unready_pods=spec - ready,
+                busy_fraction=np.minimum(util[max(p - lag_periods, 0)], 1.0),
+            )
+            delta = new_spec - spec
+            if delta.any():
+                grow = np.maximum(delta, 0)
+                starting[j] += grow  # ready at p + ring, which maps to ring slot j
+                not_started += grow
+                shrink = np.maximum(-delta, 0)
+                if shrink.any():
+                    for age in range(ring):  # newest first
+                        idx = (j - age) % ring
+                        take = np.minimum(shrink, starting[idx])
+                        starting[idx] -= take
+                        not_started -= take
+                        shrink -= take
+                spec = new_spec
+        if progress and p % report_every == 0:
+            progress(0.1 + 0.8 * p / n_per)
+
+    return _LoopOutput(
+        desired=np.ascontiguousarray(desired.T),
+        started=np.ascontiguousarray(started_out.T),
+        ready=np.ascontiguousarray(ready_out.T),
+        backlog0=np.ascontiguousarray(backlog0.T),
+        utilization=np.minimum(np.ascontiguousarray(util.T), 1.0),
+    )
+
+
+def _events_in_service(
+    rep: np.ndarray, slot: np.ndarray, period: np.ndarray, started: np.ndarray
+) -> np.ndarray:
+    """Count events ``(rep, slot, period)`` on slots that were running, as ``[R, P]``."""
+    n_rep, n_per = started.shape
+    inside = period < n_per
+    rep, slot, period = rep[inside], slot[inside], period[inside]
+    live = slot < started[rep, period]
+    counts = np.zeros(n_rep * n_per)
+    np.add.at(counts, rep[live] * n_per + period[live], 1)
+    return counts.reshape(n_rep, n_per).astype(np.int32)
+
+
+def _finish(
+    scenario: Scenario,
+    clock: _Clock,
+    rate_rps: np.ndarray,
+    arrivals: np.ndarray,
+    loop: _LoopOutput,
+    timeline: FailureTimeline,
+    seed: int,
+) -> SimResult:
+    """Whole-array part: errors, backlog and latency per step; KPIs' raw material.
+
+    Work is done per period wherever the period is in M/M/c steady state, and
+    per step only in the (few) overloaded periods.
+    """
+    svc = scenario.service
+    n_rep, n_per = rate_rps.shape
+    k = clock.steps_per_period
+    dt = clock.step_s
+    mu = scenario.service_rate_rps
+    timeout_s = svc.timeout_s
+    backend_s = scenario.backend_latency_s
+    servers = loop.ready.astype(np.int64) * scenario.servers_per_instance
+    cap_rps = servers * mu
+    limit = loop.ready * min(
+        float(svc.queue_limit_per_instance), scenario.servers_per_instance * mu * timeout_s
+    )
+
+    table = queueing.build_latency_table(max(int(servers.max()), 1))
+    rho_max = table.rho_max
+    drift = rate_rps - cap_rps  # [1/s]
+    overloaded = (loop.backlog0 > 0) | (drift > 0)
+    rho = np.divide(rate_rps, cap_rps, out=np.zeros_like(rate_rps), where=cap_rps > 0)
+    rho_q = np.where(overloaded, rho_max, np.minimum(rho, rho_max))
+    q_mu, _ = queueing.table_lookup(table, np.maximum(servers, 1), rho_q)
+    lat_cap_s = max(timeout_s, backend_s)
+    q_period_s = np.minimum(q_mu / mu + backend_s, lat_cap_s)  # [R, P, 3]
+    q_period_s[servers == 0] = lat_cap_s
+
+    # Requests slower than the timeout in stable periods are errors too.
+    tail = np.zeros((n_rep, n_per))
+    stable = ~overloaded & (servers > 0)
+    if stable.any():
+        budget = max(timeout_s - backend_s, 0.0)
+        tail[stable] = 1.0 - queueing.response_time_cdf(
+            budget, servers[stable], rate_rps[stable], mu
+        )
+
+    # Requests lost when an instance crashes: in flight, and routed to it until the
+    # load balancer notices; they fail during the following period.
+    crashes = _events_in_service(
+        timeline.crash_rep, timeline.crash_slot, timeline.crash_period, loop.started
+    )
+    repairs = _events_in_service(
+        timeline.repair_rep, timeline.repair_slot, timeline.repair_period, loop.started
+    )
+    per_instance_rps = np.divide(
+        rate_rps, loop.ready, out=np.zeros_like(rate_rps), where=loop.ready > 0
+    )
+    in_flight = scenario.servers_per_instance * rho_q
+    lost = crashes * (in_flight + per_instance_rps * scenario.failures.detection_s)
+    crash_frac = np.zeros((n_rep, n_per))
+    offered_next = rate_rps[:, 1:] * clock.period_s
+    np.divide(lost[:, :-1], offered_next, out=crash_frac[:, 1:], where=offered_next > 0)
+
+    # Period-level error fractions (steady state): timeouts in the tail plus crash losses.
+    frac = tail + crash_frac
+    scale = 1.0 / np.maximum(frac, 1.0)
+    arr3 = arrivals.reshape(n_rep, n_per, k)
+    per_period = arr3.sum(axis=2, dtype=np.float64)
+    errors = np.empty_like(arrivals)
+    err3 = errors.reshape(n_rep, n_per, k)
+    np.multiply(arr3, np.minimum(frac, 1.0).astype(np.float32)[:, :, None], out=err3)
+    breakdown = {
+        "unavailable": np.zeros(n_rep),
+        "overload": np.zeros(n_rep),
+        "slow_timeout": (per_period * tail * scale * ~overloaded).sum(axis=1),
+        "crash": (per_period * crash_frac * scale * ~overloaded).sum(axis=1),
+    }
+    served_period = per_period * (1.0 - np.minimum(frac, 1.0))
+
+    backlog = np.zeros(arrivals.shape, dtype=np.float32)
+    latency = [_repeat_steps(q_period_s[:, :, i], k) for i in range(3)]
+    ri, pi = np.nonzero(overloaded)
+    wait_ov = served_ov = np.zeros((0, k))
+    if ri.size:
+        b0 = loop.backlog0[ri, pi][:, None]
+        lim = limit[ri, pi][:, None]
+        path = b0 + drift[ri, pi][:, None] * (np.arange(k + 1)[None, :] * dt)
+        dropped = np.diff(np.maximum(path - lim, 0.0), axis=1)  # requests per step
+        offered_step = rate_rps[ri, pi][:, None] * dt
+        drop = np.clip(
+            np.divide(dropped, offered_step, out=np.ones_like(dropped), where=offered_step > 0),
+            0.0,
+            1.0,
+        )
+        other = frac[ri, pi][:, None]
+        total = drop + other
+        sc = 1.0 / np.maximum(total, 1.0)
+        arr_ov = arr3[ri, pi].astype(np.float64)
+        err_ov = arr_ov * np.minimum(total, 1.0)
+        err3[ri, pi] = err_ov
+        served_ov = arr_ov - err_ov
+        down = (servers[ri, pi] == 0)[:, None]
+        np.add.at(breakdown["unavailable"], ri, (arr_ov * drop * sc * down).sum(axis=1))
+        np.add.at(breakdown["overload"], ri, (arr_ov * drop * sc * ~down).sum(axis=1))
+        np.add.at(breakdown["slow_timeout"], ri, (arr_ov * tail[ri, pi][:, None] * sc).sum(axis=1))
+        np.add.at(breakdown["crash"], ri, (arr_ov * crash_frac[ri, pi][:, None] * sc).sum(axis=1))
+        level = np.clip(path[:, 1:], 0.0, lim)
+        backlog.reshape(n_rep, n_per, k)[ri, pi] = level
+        c_ov = cap_rps[ri, pi][:, None]
+        wait_ov = np.divide(level, c_ov, out=np.full_like(level, lat_cap_s), where=c_ov > 0)
+        for i in range(3):
+            lat3 = latency[i].reshape(n_rep, n_per, k)
+            lat3[ri, pi] = np.minimum(q_period_s[ri, pi, i][:, None] + wait_ov, lat_cap_s)
+
+    run_latency = _run_latency_quantiles(
+        scenario, table, servers, rho_q, overloaded, served_period, (ri, pi, wait_ov, served_ov)
+    )
+    return SimResult(
+        scenario=scenario,
+        seed=seed,
+        start=clock.start,
+        step_s=clock.step_s,
+        period_s=clock.period_s,
+        arrivals=arrivals,
+        errors=errors,
+        backlog=backlog,
+        latency_p50_s=latency[0],
+        latency_p95_s=latency[1],
+        latency_p99_s=latency[2],
+        rate_rps=rate_rps,
+        desired_instances=loop.desired,
+        ready_instances=loop.ready,
+        utilization=loop.utilization,
+        crashes=crashes,
+        repairs=repairs,
+        capacity_rps=cap_rps,
+        error_breakdown=breakdown,
+        run_latency_s=run_latency,
+    )
+
+
+def _split_on_grid(grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the grid node left of ``x`` and the weight of the right node."""
+    i = np.clip(np.searchsorted(grid, x, side="right") - 1, 0, grid.size - 2)
+    w = np.clip((x - grid[i]) / (grid[i + 1] - grid[i]), 0.0, 1.0)
+    return i, w
+
+
+def _split_uniform(h: float, n: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`_split_on_grid` for the grid ``0, h, 2h, ..., (n - 1) h``."""
+    pos = x / h
+    i = np.clip(pos.astype(np.int64), 0, n - 2)
+    return i, np.clip(pos - i, 0.0, 1.0)
+
+
+def _run_latency_quantiles(
+    scenario: Scenario,
+    table: queueing.LatencyTable,
+    servers: np.ndarray,
+    rho_q: np.ndarray,
+    overloaded: np.ndarray,
+    served_period: np.ndarray,
+    overload_steps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Quantiles (p50, p95, p99) of the request-weighted latency of each replication.
+
+    The run's latency distribution is a mixture over periods (and, in overload,
+    over steps) of M/M/c response-time distributions, each shifted by the
+    backend latency and any fluid wait.  Components are merged on the latency
+    table's utilization grid and on a log grid of fluid waits (weights split
+    linearly between the two neighbouring nodes), then the mixture quantile is
+    solved by bisection for all replications at once.
+    """
+    mu = scenario.service_rate_rps
+    backend_s = scenario.backend_latency_s
+    lat_cap_s = max(scenario.service.timeout_s, backend_s)
+    n_rep = servers.shape[0]
+    max_c = int(servers.max()) + 1
+    rho_grid = table.rho_grid
+    n_rho, n_wait = rho_grid.size, _WAIT_BINS + 1
+    wait_h = lat_cap_s / _WAIT_BINS
+
+    # Stable periods: weights on (servers, rho node).
+    stable = ~overloaded & (servers > 0)
+    ws = np.zeros((n_rep, max_c * n_rho))
+    r_idx, p_idx = np.nonzero(stable)
+    if r_idx.size:
+        i, w = _split_on_grid(rho_grid, rho_q[r_idx, p_idx])
+        base = r_idx * (max_c * n_rho) + servers[r_idx, p_idx] * n_rho
+        wt = served_period[r_idx, p_idx]
+        flat = ws.reshape(-1)
+        flat += np.bincount(base + i, weights=wt * (1 - w), minlength=flat.size)
+        flat += np.bincount(base + i + 1, weights=wt * w, minlength=flat.size)
+    # Overloaded steps: weights on (servers, fluid-wait node), utilization rho_max.
+    wo = np.zeros((n_rep, max_c * n_wait))
+    ri, pi, wait, served = overload_steps
+    c_ov = servers[ri, pi] if ri.size else np.zeros(0, dtype=np.int64)
+    keep = (c_ov > 0)[:, None] & (served > 0)
+    if keep.any():
+        rows = np.broadcast_to(ri[:, None], wait.shape)[keep]
+        cc = np.broadcast_to(c_ov[:, None], wait.shape)[keep]
+        i, w = _split_uniform(wait_h, n_wait, wait[keep])
+        base = rows * (max_c * n_wait) + cc * n_wait
+        wt = served[keep]
+        flat = wo.reshape(-1)
+        flat += np.bincount(base + i, weights=wt * (1 - w), minlength=flat.size)
+        flat += np.bincount(base + i + 1, weights=wt * w, minlength=flat.size)
+
+    cols_s = np.flatnonzero(ws.any(axis=0))
+    cols_o = np.flatnonzero(wo.any(axis=0))
+    weights = np.concatenate([ws[:, cols_s], wo[:, cols_o]], axis=1)
+    c = np.concatenate([cols_s // n_rho, cols_o // n_wait]).astype(np.float64)
+    rho = np.concatenate([rho_grid[cols_s % n_rho], np.full(cols_o.size, table.rho_max)])
+    shift = np.concatenate(
+        [np.full(cols_s.size, backend_s), (cols_o % n_wait) * wait_h + backend_s]
+    )
+    out = np.full((n_rep, len(table.quantiles)), lat_cap_s)
+    has = weights.sum(axis=1) > 0
+    if has.any():
+        levels = np.asarray(table.quantiles)[:, None]
+        quant = queueing.mixture_quantile(
+            levels, weights[has][None, :, :], c, rho * c * mu, mu, shift
+        )  # [n_q, n_has]
+        out[has] = np.minimum(np.asarray(quant).T, lat_cap_s)
+    return out

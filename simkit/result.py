@@ -1,0 +1,271 @@
+"""Simulation results: arrays ``[replication, time]`` plus their time index.
+
+Step arrays vary at the simulation step; period arrays are constant within an
+autoscaler control period by construction (the instance count, the offered
+rate, crashes) and are stored once per period; :meth:`SimResult.step_array`
+expands them to the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from simkit.errors import SimkitError
+from simkit.scenario import Scenario
+
+__all__ = ["KPI_COLUMNS", "SimResult"]
+
+#: Columns of :meth:`SimResult.kpis`, with their units.
+KPI_COLUMNS = {
+    "requests": "offered requests [count]",
+    "errors": "failed requests: timeouts, overflow, unavailable, lost on crashes [count]",
+    "availability": "1 - errors / requests [-]",
+    "latency_p50_s": "median latency of served requests over the whole run [s]",
+    "latency_p95_s": "95th percentile latency over the whole run [s]",
+    "latency_p99_s": "99th percentile latency over the whole run [s]",
+    "slo_minutes_violated": "minutes whose p99 or error ratio breaks the SLO [count]",
+    "mean_instances": "mean provisioned (billed) instances [count]",
+    "max_instances": "largest provisioned instance count [count]",
+    "mean_ready_instances": "mean Ready instances serving traffic [count]",
+    "instance_hours": "provisioned instance-hours [h]",
+    "cost_usd": "instance_hours x cost.instance_usd_per_h [USD]",
+    "scaling_events": "changes of the desired instance count [count]",
+    "slack": "mean of (capacity - demand) / capacity per period, -1 when no capacity [-]",
+    "crashes": "instance crashes [count]",
+    "errors_overload": "requests dropped by queue limit or timeout under overload [count]",
+    "errors_unavailable": "requests that found no Ready instance [count]",
+    "errors_slow_timeout": "requests slower than the timeout in stable periods [count]",
+    "errors_crash": "requests lost on crashing instances [count]",
+}
+
+_STEP_FIELDS = ("arrivals", "errors", "backlog", "latency_p50_s", "latency_p95_s", "latency_p99_s")
+_PERIOD_FIELDS = (
+    "rate_rps",
+    "capacity_rps",
+    "desired_instances",
+    "ready_instances",
+    "utilization",
+    "crashes",
+    "repairs",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class SimResult:
+    """Output of :func:`simkit.simulate`.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The simulated scenario.
+    seed : int
+        Root seed of the run.
+    start : pandas.Timestamp
+        Start of the simulation (UTC).
+    step_s, period_s : float
+        Simulation step and control period [s].
+    arrivals : numpy.ndarray
+        Offered requests per step [count], float32, ``[R, T]``.
+    errors : numpy.ndarray
+        Failed requests per step [count], float32, ``[R, T]``.
+    backlog : numpy.ndarray
+        Fluid backlog (requests queued beyond the M/M/c steady state) at the end
+        of each step [count], float32, ``[R, T]``.
+    latency_p50_s, latency_p95_s, latency_p99_s : numpy.ndarray
+        Latency quantiles of requests arriving in each step [s], float32,
+        ``[R, T]``; capped at the timeout.
+    rate_rps : numpy.ndarray
+        Offered rate per period [1/s], ``[R, P]``.
+    capacity_rps : numpy.ndarray
+        Service capacity of the Ready instances per period [1/s], ``[R, P]``.
+    desired_instances, ready_instances : numpy.ndarray
+        Provisioned and Ready instances per period [count], int32, ``[R, P]``.
+    utilization : numpy.ndarray
+        Busy fraction of the Ready servers per period [-], ``[R, P]``.
+    crashes, repairs : numpy.ndarray
+        Instance crashes and repairs at the end of each period [count], ``[R, P]``.
+    error_breakdown : dict
+        Total errors per replication by cause [count].
+    run_latency_s : numpy.ndarray
+        Request-weighted latency quantiles (p50, p95, p99) over the whole run per
+        replication [s], ``[R, 3]``.
+    """
+
+    scenario: Scenario
+    seed: int
+    start: pd.Timestamp
+    step_s: float
+    period_s: float
+    arrivals: np.ndarray
+    errors: np.ndarray
+    backlog: np.ndarray
+    latency_p50_s: np.ndarray
+    latency_p95_s: np.ndarray
+    latency_p99_s: np.ndarray
+    rate_rps: np.ndarray
+    desired_instances: np.ndarray
+    ready_instances: np.ndarray
+    utilization: np.ndarray
+    crashes: np.ndarray
+    repairs: np.ndarray
+    capacity_rps: np.ndarray
+    error_breakdown: dict[str, np.ndarray] = field(repr=False)
+    run_latency_s: np.ndarray = field(repr=False)
+
+    # ------------------------------------------------------------------ shape and time
+    @property
+    def replications(self) -> int:
+        """Number of replications ``R``."""
+        return int(self.arrivals.shape[0])
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps ``T``."""
+        return int(self.arrivals.shape[1])
+
+    @property
+    def steps_per_period(self) -> int:
+        """Steps in one control period."""
+        return round(self.period_s / self.step_s)
+
+    @property
+    def duration_s(self) -> float:
+        """Simulated time [s]."""
+        return self.n_steps * self.step_s
+
+    @property
+    def time_index(self) -> pd.DatetimeIndex:
+        """Start of every step (UTC)."""
+        return pd.date_range(
+            self.start, periods=self.n_steps, freq=pd.Timedelta(seconds=self.step_s), name="time"
+        )
+
+    @property
+    def period_index(self) -> pd.DatetimeIndex:
+        """Start of every control period (UTC)."""
+        return pd.date_range(
+            self.start,
+            periods=self.rate_rps.shape[1],
+            freq=pd.Timedelta(seconds=self.period_s),
+            name="time",
+        )
+
+    def step_array(self, name: str) -> np.ndarray:
+        """Any array at the step resolution, ``[R, T]`` (period arrays are repeated)."""
+        if name in _STEP_FIELDS:
+            return getattr(self, name)
+        if name in _PERIOD_FIELDS:
+            return np.repeat(getattr(self, name), self.steps_per_period, axis=1)
+        raise SimkitError(
+            f"unknown array {name!r}; choose one of {[*_STEP_FIELDS, *_PERIOD_FIELDS]}"
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """All arrays by name (for saving), plus the seed and time metadata."""
+        out = {name: getattr(self, name) for name in (*_STEP_FIELDS, *_PERIOD_FIELDS)}
+        out["run_latency_s"] = self.run_latency_s
+        out["seed"] = np.asarray(self.seed)
+        out["start_ns"] = np.asarray(self.start.as_unit("ns").value)
+        out["step_s"] = np.asarray(self.step_s)
+        out["period_s"] = np.asarray(self.period_s)
+        return out
+
+    # ------------------------------------------------------------------ pandas views
+    def to_frame(
+        self, freq: str | None = None, replications: list[int] | None = None
+    ) -> pd.DataFrame:
+        """Tidy time series: one row per (replication, time).
+
+        Parameters
+        ----------
+        freq : str, optional
+            Aggregate to this pandas frequency (e.g. ``"1min"``, ``"1h"``): counts
+            are summed, levels averaged, latency quantiles take the maximum over
+            the interval (an upper bound; percentiles are never averaged).
+        replications : list of int, optional
+            Only these replications.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``(replication, time)`` with a UTC DatetimeIndex level.
+        """
+        reps = list(range(self.replications)) if replications is None else list(replications)
+        bad = [r for r in reps if not 0 <= r < self.replications]
+        if bad:
+            raise SimkitError(f"replications = {bad} out of range 0..{self.replications - 1}")
+        names = (
+            *_STEP_FIELDS,
+            "rate_rps",
+            "capacity_rps",
+            "desired_instances",
+            "ready_instances",
+            "utilization",
+        )
+        data = {name: self.step_array(name)[reps].ravel() for name in names}
+        index = pd.MultiIndex.from_product([reps, self.time_index], names=["replication", "time"])
+        frame = pd.DataFrame(data, index=index)
+        if freq is None:
+            return frame
+        how = {name: "mean" for name in names}
+        how.update({"arrivals": "sum", "errors": "sum", "backlog": "max"})
+        how.update({q: "max" for q in ("latency_p50_s", "latency_p95_s", "latency_p99_s")})
+        grouped = frame.groupby(
+            [pd.Grouper(level="replication"), pd.Grouper(level="time", freq=freq)]
+        )
+        return grouped.agg(how)
+
+    def kpis(self) -> pd.DataFrame:
+        """Key performance indicators, one row per replication (see :data:`KPI_COLUMNS`)."""
+        requests = self.arrivals.sum(axis=1, dtype=np.float64)
+        errors = self.errors.sum(axis=1, dtype=np.float64)
+        availability = np.divide(
+            requests - errors, requests, out=np.ones_like(requests), where=requests > 0
+        )
+        hours = self.period_s / 3600.0
+        desired = self.desired_instances.astype(np.float64)
+        instance_hours = desired.sum(axis=1) * hours
+        cap = self.capacity_rps
+        slack_p = np.divide(cap - self.rate_rps, cap, out=np.full_like(cap, -1.0), where=cap > 0)
+        slack = np.clip(slack_p, -1.0, 1.0).mean(axis=1)
+        frame = pd.DataFrame(
+            {
+                "requests": requests,
+                "errors": errors,
+                "availability": availability,
+                "latency_p50_s": self.run_latency_s[:, 0],
+                "latency_p95_s": self.run_latency_s[:, 1],
+                "latency_p99_s": self.run_latency_s[:, 2],
+                "slo_minutes_violated": self._slo_minutes_violated(),
+                "mean_instances": desired.mean(axis=1),
+                "max_instances": desired.max(axis=1),
+                "mean_ready_instances": self.ready_instances.mean(axis=1),
+                "instance_hours": instance_hours,
+                "cost_usd": instance_hours * self.scenario.cost.instance_usd_per_h,
+                "scaling_events": (np.diff(self.desired_instances, axis=1) != 0).sum(axis=1),
+                "slack": slack,
+                "crashes": self.crashes.sum(axis=1),
+                "errors_overload": self.error_breakdown["overload"],
+                "errors_unavailable": self.error_breakdown["unavailable"],
+                "errors_slow_timeout": self.error_breakdown["slow_timeout"],
+                "errors_crash": self.error_breakdown["crash"],
+            },
+            index=pd.RangeIndex(self.replications, name="replication"),
+        )
+        frame.insert(0, "scenario", self.scenario.name)
+        return frame
+
+    def _slo_minutes_violated(self) -> np.ndarray:
+        """Minutes where the p99 of any step or the minute's error ratio breaks the SLO."""
+        slo = self.scenario.slo
+        per_minute = max(round(60.0 / self.step_s), 1)
+        edges = np.arange(0, self.n_steps, per_minute)
+        p99 = np.maximum.reduceat(self.latency_p99_s, edges, axis=1)
+        req = np.add.reduceat(self.arrivals, edges, axis=1, dtype=np.float64)
+        err = np.add.reduceat(self.errors, edges, axis=1, dtype=np.float64)
+        ratio = np.divide(err, req, out=np.zeros_like(err), where=req > 0)
+        bad = (p99 > slo.latency_p99_s) | (ratio > 1.0 - slo.availability)
+        return bad.sum(axis=1)

@@ -1,0 +1,50 @@
+"""Shared fixtures: small scenarios with known analytic answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+import simkit
+from simkit.scenario import Scenario
+
+matplotlib.use("Agg")
+
+#: ../shared beside the repository (present in CI); tests that need it skip without it.
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def constant_load_scenario(
+    rate_rps: float, instances: int, service_time_ms: float = 10.0, **changes: object
+) -> Scenario:
+    """One fixed pool of instances under a constant Poisson load, no failures or backend."""
+    base = {
+        "workload__mean_rate_rps": rate_rps,
+        "workload__diurnal_amplitude": 0.0,
+        "workload__weekend_factor": 1.0,
+        "workload__noise_sd": 0.0,
+        "workload__flash_crowds_per_day": 0.0,
+        "autoscaling__policy": "fixed",
+        "autoscaling__replicas": instances,
+        "autoscaling__min_replicas": instances,
+        "autoscaling__max_replicas": instances,
+        "service__service_time_ms": service_time_ms,
+        "service__tls_overhead": 0.0,
+        "service__debug_overhead": 0.0,
+        "service__logging_overhead": 0.0,
+        "failures__instance_mtbf_h": 1e7,
+        "database__queries_per_request": 0.0,
+        "cache__enabled": False,
+    }
+    base.update(changes)
+    return simkit.load_scenario("production").replace(name="constant", **base)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
