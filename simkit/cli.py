@@ -150,12 +150,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise SimkitError(f"--out = {args.out!r} must end in .csv (KPIs) or .npz (arrays)")
     (result,) = _simulate_all(args, [scenario])
     kpis = result.kpis()
-    _print_table(kpis)
-    if out is not None:
+    if out is not None:  # write first: a failed write leaves no half output on stdout
         if out.suffix == ".csv":
             write_frame_csv(out, kpis)
         else:
             write_result_npz(out, result)
+    _print_table(kpis)
+    if out is not None:
         print(f"wrote {out}")
     return 0
 

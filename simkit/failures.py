@@ -34,8 +34,8 @@ class FailureTimeline:
 
     Attributes
     ----------
-    down_rep, down_slot : numpy.ndarray
-        Replication and slot of each (slot, period) that is down, sorted by period.
+    down_rep, down_slot, down_period : numpy.ndarray
+        Replication, slot and period of each (slot, period) that is down, sorted by period.
     down_ptr : numpy.ndarray
         ``down_ptr[p]:down_ptr[p + 1]`` indexes the entries of period ``p``; shape ``(P + 1,)``.
     crash_rep, crash_slot, crash_period : numpy.ndarray
@@ -46,6 +46,7 @@ class FailureTimeline:
 
     down_rep: np.ndarray
     down_slot: np.ndarray
+    down_period: np.ndarray
     down_ptr: np.ndarray
     crash_rep: np.ndarray
     crash_slot: np.ndarray
@@ -148,6 +149,7 @@ def failure_timeline(
     return FailureTimeline(
         down_rep=cat(down_r)[order],
         down_slot=cat(down_s)[order],
+        down_period=periods[order],
         down_ptr=ptr,
         crash_rep=cat(crash_r),
         crash_slot=cat(crash_s),

@@ -170,32 +170,36 @@ def trace_rate_rps(
     return np.diff(requests_at) / period_s
 
 
-def draw_arrivals(rng: np.random.Generator, mean_count: np.ndarray) -> np.ndarray:
-    """Poisson arrival counts per step.
+def draw_arrivals(
+    rng: np.random.Generator, mean_per_step: np.ndarray, steps_per_period: int
+) -> np.ndarray:
+    """Poisson arrival counts per step, for a rate constant within each period.
 
-    Exact Poisson draws where the mean is below :data:`POISSON_EXACT_BELOW`,
-    the normal approximation ``N(m, m)`` (rounded, clipped at 0) elsewhere,
-    which is several times cheaper for large means.
+    Exact Poisson draws in periods whose mean count per step is below
+    :data:`POISSON_EXACT_BELOW`; elsewhere the normal approximation ``N(m, m)``
+    (rounded, clipped at 0), which is several times cheaper for large means.
 
     Parameters
     ----------
     rng : numpy.random.Generator
         Arrival stream of one replication.
-    mean_count : numpy.ndarray
-        Expected arrivals per step, float32, 1-D.
+    mean_per_step : numpy.ndarray
+        Expected arrivals per step in each period, 1-D, shape ``(P,)``.
+    steps_per_period : int
+        Steps in one period ``k``.
 
     Returns
     -------
     numpy.ndarray
-        Counts, float32, same shape.
+        Counts, float32, shape ``(P * k,)``.
     """
-    z = rng.standard_normal(mean_count.shape, dtype=np.float32)
-    counts = np.sqrt(mean_count)
-    counts *= z
-    counts += mean_count
+    k = steps_per_period
+    counts = rng.standard_normal((mean_per_step.size, k), dtype=np.float32)
+    counts *= np.sqrt(mean_per_step).astype(np.float32)[:, None]
+    counts += mean_per_step.astype(np.float32)[:, None]
     np.rint(counts, out=counts)
     np.maximum(counts, 0.0, out=counts)
-    small = np.flatnonzero(mean_count < POISSON_EXACT_BELOW)
+    small = np.flatnonzero(mean_per_step < POISSON_EXACT_BELOW)
     if small.size:
-        counts[small] = rng.poisson(mean_count[small].astype(np.float64))
-    return counts
+        counts[small] = rng.poisson(mean_per_step[small][:, None], size=(small.size, k))
+    return counts.reshape(-1)

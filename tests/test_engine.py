@@ -131,8 +131,9 @@ def test_one_hour_overload_rises_and_recovers():
 
 
 def test_no_instance_means_every_request_fails():
-    s = constant_load_scenario(50.0, instances=1, failures__instance_mtbf_h=0.05,
-                               failures__instance_mttr_s=600.0)
+    s = constant_load_scenario(
+        50.0, instances=1, failures__instance_mtbf_h=0.05, failures__instance_mttr_s=600.0
+    )
     r = simkit.simulate(s, duration="6h", replications=4, seed=8)
     down = r.step_array("ready_instances") == 0
     assert down.any()
@@ -141,12 +142,13 @@ def test_no_instance_means_every_request_fails():
 
 
 def test_k_of_n_availability_is_binomial():
-    """Independent exponential failures: P(k of n up) follows Binomial(n, A), A = MTBF/(MTBF+MTTR)."""
+    """Independent exponential failures: P(k of n up) ~ Binomial(n, A), A = MTBF/(MTBF+MTTR)."""
     from scipy import stats
 
     n, mtbf_h, mttr_s = 6, 1.0, 1200.0
-    s = constant_load_scenario(10.0, instances=n, failures__instance_mtbf_h=mtbf_h,
-                               failures__instance_mttr_s=mttr_s)
+    s = constant_load_scenario(
+        10.0, instances=n, failures__instance_mtbf_h=mtbf_h, failures__instance_mttr_s=mttr_s
+    )
     r = simkit.simulate(s, duration="2D", replications=16, seed=21)
     a = mtbf_h * 3600 / (mtbf_h * 3600 + mttr_s)
     up = r.ready_instances
@@ -211,3 +213,20 @@ def test_to_frame_and_kpis_columns():
         assert col in k.columns
     assert len(k) == 2
     assert (k["instance_hours"] == k["mean_instances"] * 1.0).all()
+
+
+@pytest.mark.parametrize("profile", ["production", "experimental", "development"])
+def test_quiet_blocks_change_nothing(profile, monkeypatch):
+    """The block fast path gives the same bits as simulating every period one by one."""
+    import simkit.engine as engine
+
+    s = simkit.load_scenario(profile).replace(
+        failures__instance_mtbf_h=2.0, workload__flash_crowds_per_day=6.0
+    )
+    fast = simkit.simulate(s, duration="12h", replications=6, seed=9)
+    monkeypatch.setattr(engine, "_BLOCK_PERIODS", 1)
+    slow = simkit.simulate(s, duration="12h", replications=6, seed=9)
+    for name in (*STEP_ARRAYS, "ready_instances", "desired_instances", "utilization"):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+    assert fast.kpis().equals(slow.kpis())
+    assert (np.diff(fast.desired_instances, axis=1) != 0).any() or profile == "development"

@@ -198,6 +198,38 @@ def _sum_within(change: ArrayLike, age_s: ArrayLike, period_s: float) -> IntArra
 # ----------------------------------------------------------------------------- stages
 
 
+def _replica_calc_core(
+    current: IntArray,
+    ready: IntArray,
+    unready: IntArray,
+    usage: IntArray,
+    request: IntArray | int,
+    target: IntArray | int,
+    tol_down: FloatArray | float,
+    tol_up: FloatArray | float,
+) -> tuple[IntArray, IntArray]:
+    """:func:`replica_calc_vec` on validated int64 arrays (any common shape), no checks."""
+    ok = (ready > 0) & (request > 0)
+    utilization = (usage * 100) // np.where(ok, ready * request, 1)
+    utilization *= ok
+    ratio = utilization / target
+    lo = 1.0 - tol_down
+    hi = 1.0 + tol_up
+    fast = np.where((ratio >= lo) & (ratio <= hi), current, np.ceil(ratio * ready).astype(np.int64))
+    use_slow = (unready > 0) & (ratio > 1.0)
+    if use_slow.any():
+        all_pods = ready + unready
+        new_ratio = ((usage * 100) // np.where(ok, all_pods * request, 1)) / target
+        new_replicas = np.ceil(new_ratio * all_pods).astype(np.int64)
+        keep = (
+            ((new_ratio >= lo) & (new_ratio <= hi))
+            | (new_ratio < 1.0)
+            | ((new_ratio > 1.0) & (new_replicas < current))
+        )
+        fast = np.where(use_slow, np.where(keep, current, new_replicas), fast)
+    return np.where(ok, fast, current), utilization
+
+
 def replica_calc_vec(
     current_replicas: ArrayLike,
     ready_pods: ArrayLike,
@@ -261,25 +293,7 @@ def replica_calc_vec(
         current, ready, unready, usage, request, target
     )
 
-    ok = (ready > 0) & (request > 0)
-    utilization = np.where(ok, (usage * 100) // np.where(ok, ready * request, 1), 0)
-    ratio = utilization / target
-    fast = np.where(_within(ratio, tol_down, tol_up), current, _ceil_int(ratio * ready))
-
-    all_pods = ready + unready
-    new_utilization = (usage * 100) // np.where(ok, all_pods * request, 1)
-    new_ratio = new_utilization / target
-    new_replicas = _ceil_int(new_ratio * all_pods)
-    keep = (
-        _within(new_ratio, tol_down, tol_up)
-        | (new_ratio < 1.0)
-        | ((new_ratio > 1.0) & (new_replicas < current))
-    )
-    slow = np.where(keep, current, new_replicas)
-
-    use_slow = (unready > 0) & (ratio > 1.0)
-    replicas = np.where(ok, np.where(use_slow, slow, fast), current)
-    return replicas.astype(np.int64), utilization.astype(np.int64)
+    return _replica_calc_core(current, ready, unready, usage, request, target, tol_down, tol_up)
 
 
 def stabilize_legacy_vec(
@@ -477,10 +491,17 @@ class VectorHPA:
 
     State per replication (lost on :meth:`forget`, like a controller restart):
 
-    * recommendation history, ring buffer ``[R, H]`` of raw proposals and their times
-      (``H = config.history_slots``), seeded with the spec replicas at the first sync;
+    * recommendation history: a ring buffer ``[R, H]`` of raw proposals and their times,
+      one slot per sync (``H = config.history_slots``, enough that an overwritten entry is
+      always outside every window), plus the seed entry (the spec replicas at the first
+      sync, as the controller records it);
     * scale-up and scale-down event buffers ``[R, E]`` (behavior path only) sized for the
-      longest policy period of each direction.
+      longest policy period of each direction; a slot is reused once its event is older
+      than that period, as the controller does.
+
+    :meth:`sync` is one reconcile; :meth:`sync_block` commits several consecutive syncs at
+    once when none of them would change anything (the engine's fast path), leaving exactly
+    the state the individual syncs would have left.
 
     Parameters
     ----------
@@ -500,53 +521,45 @@ class VectorHPA:
         self.n_replications = int(n_replications)
         r = self.n_replications
         behavior = config.behavior
-        h = config.history_slots
+        self._h = config.history_slots
         e_up = config.event_slots(behavior.scale_up if behavior else None)
         e_down = config.event_slots(behavior.scale_down if behavior else None)
-        self._hist_replicas = np.zeros((r, h), dtype=np.int64)
-        self._hist_time_s = np.full((r, h), -np.inf)
+        self._hist_replicas = np.zeros((r, self._h), dtype=np.int64)
+        self._hist_time_s = np.full((r, self._h), -np.inf)
+        self._seed_replicas = np.zeros(r, dtype=np.int64)
+        self._seed_time_s = np.full(r, -np.inf)
+        self._latest_seed_s = -np.inf
+        self._count = 0
         self._up_change = np.zeros((r, e_up), dtype=np.int64)
         self._up_time_s = np.full((r, e_up), -np.inf)
         self._down_change = np.zeros((r, e_down), dtype=np.int64)
         self._down_time_s = np.full((r, e_down), -np.inf)
         self._seeded = np.zeros(r, dtype=bool)
+        self._all_seeded = False
         self._last_sync_s = -np.inf
-        up_w, down_w = config.windows_s
-        # Slots older than these horizons may be reused (history: outside every window;
-        # events: older than the direction's longest policy period, as the controller does).
-        self._history_horizon_s = down_w if behavior is None else max(up_w, down_w)
+        self._up_w, self._down_w = config.windows_s
+        # Entries older than this are outside every window and may be overwritten.
+        self._history_horizon_s = (
+            self._down_w if behavior is None else max(self._up_w, self._down_w)
+        )
         self._up_horizon_s = behavior.scale_up.longest_period_s if behavior else 0.0
         self._down_horizon_s = behavior.scale_down.longest_period_s if behavior else 0.0
 
     # -- state access -------------------------------------------------------------------
 
     def history(self, now_s: float) -> tuple[IntArray, FloatArray]:
-        """Recommendation history as ``(replicas [R, H], age_s [R, H])`` at ``now_s``.
+        """Recommendation history as ``(replicas [R, H + 1], age_s [R, H + 1])`` at ``now_s``.
 
-        Parameters
-        ----------
-        now_s : float
-            Simulation time (s).
-
-        Returns
-        -------
-        tuple of ndarray
-            Copies; empty slots have age ``+inf``.
+        The last column is the seed entry. Copies; empty slots have age ``+inf``.
         """
-        return self._hist_replicas.copy(), float(now_s) - self._hist_time_s
+        values = np.concatenate([self._hist_replicas, self._seed_replicas[:, None]], axis=1)
+        times = np.concatenate([self._hist_time_s, self._seed_time_s[:, None]], axis=1)
+        return values, float(now_s) - times
 
     def scale_events(self, now_s: float) -> tuple[IntArray, FloatArray, IntArray, FloatArray]:
         """Scale events as ``(up_change, up_age_s, down_change, down_age_s)``, shape [R, E].
 
-        Parameters
-        ----------
-        now_s : float
-            Simulation time (s).
-
-        Returns
-        -------
-        tuple of ndarray
-            Copies; empty slots have age ``+inf``.
+        Copies; empty slots have age ``+inf``.
         """
         now = float(now_s)
         return (
@@ -568,13 +581,17 @@ class VectorHPA:
         """
         rows = np.broadcast_to(np.asarray(mask, dtype=bool), (self.n_replications,))
         self._hist_time_s[rows] = -np.inf
+        self._seed_time_s[rows] = -np.inf
         self._up_time_s[rows] = -np.inf
         self._down_time_s[rows] = -np.inf
         self._seeded[rows] = False
+        self._all_seeded = bool(self._seeded.all())
 
     # -- reconcile ----------------------------------------------------------------------
 
     def _vec(self, x: ArrayLike, name: str) -> IntArray:
+        if isinstance(x, np.ndarray) and x.dtype == np.int64 and x.shape == (self.n_replications,):
+            return x
         try:
             return np.broadcast_to(_ints(x, name), (self.n_replications,))
         except ValueError as exc:
@@ -583,8 +600,63 @@ class VectorHPA:
                 f"({self.n_replications},)"
             ) from exc
 
+    def _check_time(self, now: float) -> None:
+        if not math.isfinite(now) or now < self._last_sync_s:
+            raise ValueError(
+                f"now_s={now!r} is invalid; allowed: a finite time >= the previous sync "
+                f"({self._last_sync_s:g} s)"
+            )
+
+    def _seed(self, current: IntArray, now: float) -> None:
+        """Record ``{current, now}`` for replications without history (first sync)."""
+        if self._all_seeded:
+            return
+        new = ~self._seeded
+        self._seed_replicas[new] = current[new]
+        self._seed_time_s[new] = now
+        self._latest_seed_s = now
+        self._seeded[:] = True
+        self._all_seeded = True
+
+    def _seed_active(self, now: float) -> bool:
+        return now - self._latest_seed_s <= max(self._up_w, self._down_w)
+
+    def _legacy_history_max(self, now: float) -> IntArray:
+        """Max over history entries with ``age <= window`` (INT_MIN if none)."""
+        inside = (now - self._hist_time_s) <= self._down_w
+        hmax = np.where(inside, self._hist_replicas, _INT_MIN).max(axis=1)
+        if self._seed_active(now):
+            seed_in = (now - self._seed_time_s) <= self._down_w
+            hmax = np.maximum(hmax, np.where(seed_in, self._seed_replicas, _INT_MIN))
+        return hmax
+
+    def _store_history(self, rows: BoolArray | None, raw: IntArray, now: float) -> None:
+        """Write ``raw`` into this sync's ring slot (for ``rows``, or all when None)."""
+        slot = self._count % self._h
+        old = self._hist_time_s[:, slot]
+        stale = (now - old) > self._history_horizon_s
+        if rows is None:
+            if not stale.all():
+                self._full("recommendation history", now)
+            self._hist_replicas[:, slot] = raw
+            self._hist_time_s[:, slot] = now
+        elif rows.any():
+            if not stale[rows].all():
+                self._full("recommendation history", now)
+            self._hist_replicas[rows, slot] = raw[rows]
+            self._hist_time_s[rows, slot] = now
+        self._count += 1
+
     @staticmethod
-    def _store(
+    def _full(what: str, now: float) -> None:
+        raise ValueError(
+            f"{what} buffer full at now_s={now:g}: every slot is still inside its "
+            "window; allowed: at most one sync per sync_period_s"
+        )
+
+    @classmethod
+    def _store_events(
+        cls,
         values: IntArray,
         times_s: FloatArray,
         rows: BoolArray,
@@ -593,12 +665,10 @@ class VectorHPA:
         horizon_s: float,
         what: str,
     ) -> None:
-        """Write ``new_values`` at ``now_s`` into a free slot of each selected row.
+        """Write ``new_values`` into the first slot older than ``horizon_s`` of each row.
 
-        The slot is the first one (in slot order) whose age exceeds ``horizon_s``; empty
-        slots have age +inf and follow the used ones. For scale events this is exactly the
-        controller's rule (reuse the first event older than the direction's longest policy
-        period, else append); for the history any stale slot is equivalent.
+        This is the controller's rule for scale events (reuse the first event older than
+        the direction's longest policy period, else append).
         """
         idx = np.flatnonzero(rows)
         if idx.size == 0:
@@ -606,10 +676,7 @@ class VectorHPA:
         free = (now_s - times_s[idx]) > horizon_s
         slot = np.argmax(free, axis=1) if free.shape[1] else np.zeros(idx.size, dtype=np.int64)
         if free.shape[1] == 0 or not np.all(free[np.arange(idx.size), slot]):
-            raise ValueError(
-                f"{what} buffer full at now_s={now_s:g}: every slot is still inside its "
-                "window; allowed: at most one sync per sync_period_s"
-            )
+            cls._full(what, now_s)
         values[idx, slot] = new_values[idx]
         times_s[idx, slot] = now_s
 
@@ -652,35 +719,19 @@ class VectorHPA:
             New ``spec.replicas``.
         """
         now = float(now_s)
-        if not math.isfinite(now) or now < self._last_sync_s:
-            raise ValueError(
-                f"now_s={now_s!r} is invalid; allowed: a finite time >= the previous sync "
-                f"({self._last_sync_s:g} s)"
-            )
+        self._check_time(now)
         cfg = self.config
         current = self._vec(spec_replicas, "spec_replicas")
         ready = self._vec(ready_pods, "ready_pods")
         unready = self._vec(unready_pods, "unready_pods")
         usage = self._vec(usage_milli_sum_ready, "usage_milli_sum_ready")
-        request = self._vec(request_milli_per_pod, "request_milli_per_pod")
+        if isinstance(request_milli_per_pod, int) and not isinstance(request_milli_per_pod, bool):
+            request = np.int64(request_milli_per_pod)  # broadcasts like a constant row
+        else:
+            request = self._vec(request_milli_per_pod, "request_milli_per_pod")
+        self._seed(current, now)
 
-        self._store(
-            self._hist_replicas,
-            self._hist_time_s,
-            ~self._seeded,
-            current,
-            now,
-            self._history_horizon_s,
-            "recommendation history",
-        )
-        self._seeded[:] = True
-
-        disabled = current == 0
-        above = ~disabled & (current > cfg.max_replicas)
-        below = ~disabled & ~above & (current < cfg.min_replicas)
-        normal = ~(disabled | above | below)
-
-        raw, _ = replica_calc_vec(
+        raw, _ = _replica_calc_core(
             current,
             ready,
             unready,
@@ -690,16 +741,25 @@ class VectorHPA:
             cfg.tolerance_down,
             cfg.tolerance_up,
         )
-        active = normal & (ready > 0) & (request > 0)
-
-        hist_age_s = now - self._hist_time_s
-        up_w, down_w = cfg.windows_s
-        if cfg.behavior is None:
-            stabilized = stabilize_legacy_vec(raw, self._hist_replicas, hist_age_s, down_w)
-            normalized = legacy_clamp_vec(current, stabilized, cfg.min_replicas, cfg.max_replicas)
+        in_bounds = current.min() >= cfg.min_replicas and current.max() <= cfg.max_replicas
+        metric_ok = (ready > 0) & (request > 0)
+        if in_bounds:
+            active = metric_ok
         else:
+            disabled = current == 0
+            above = ~disabled & (current > cfg.max_replicas)
+            below = ~disabled & ~above & (current < cfg.min_replicas)
+            active = ~(disabled | above | below) & metric_ok
+
+        if cfg.behavior is None:
+            stabilized = np.maximum(raw, self._legacy_history_max(now))
+            max_allowed = np.minimum(cfg.max_replicas, np.maximum(2 * current, 4))
+            normalized = np.minimum(np.maximum(stabilized, cfg.min_replicas), max_allowed)
+            normalized = np.where(stabilized < cfg.min_replicas, cfg.min_replicas, normalized)
+        else:
+            values, ages = self.history(now)
             stabilized = stabilize_behavior_vec(
-                current, raw, self._hist_replicas, hist_age_s, up_w, down_w
+                current, raw, values, ages, self._up_w, self._down_w
             )
             normalized = behavior_rate_limit_vec(
                 current,
@@ -710,38 +770,121 @@ class VectorHPA:
                 *self.scale_events(now),
             )
 
-        new = np.where(active, normalized, current)
-        new = np.where(above, cfg.max_replicas, np.where(below, cfg.min_replicas, new))
-        new = new.astype(np.int64)
+        all_active = bool(active.all())
+        new = normalized if all_active else np.where(active, normalized, current)
+        if not in_bounds:
+            new = np.where(above, cfg.max_replicas, np.where(below, cfg.min_replicas, new))
+        new = new.astype(np.int64, copy=False)
 
-        self._store(
-            self._hist_replicas,
-            self._hist_time_s,
-            active,
-            raw,
-            now,
-            self._history_horizon_s,
-            "recommendation history",
-        )
+        self._store_history(None if all_active else active, raw, now)
         if cfg.behavior is not None:
             change = new - current
-            self._store(
-                self._up_change,
-                self._up_time_s,
-                change > 1,
-                change,
-                now,
-                self._up_horizon_s,
-                "scale-up event",
-            )
-            self._store(
-                self._down_change,
-                self._down_time_s,
-                change < 0,
-                -change,
-                now,
-                self._down_horizon_s,
-                "scale-down event",
-            )
+            if change.any():
+                self._store_events(
+                    self._up_change,
+                    self._up_time_s,
+                    change > 0,
+                    change,
+                    now,
+                    self._up_horizon_s,
+                    "scale-up event",
+                )
+                self._store_events(
+                    self._down_change,
+                    self._down_time_s,
+                    change < 0,
+                    -change,
+                    now,
+                    self._down_horizon_s,
+                    "scale-down event",
+                )
         self._last_sync_s = now
         return new
+
+    def sync_block(
+        self,
+        now_s: ArrayLike,
+        spec_replicas: IntArray,
+        ready_pods: IntArray,
+        usage_milli_sum_ready: IntArray,
+        request_milli_per_pod: int,
+    ) -> bool:
+        """Commit ``B`` consecutive syncs at once if none of them would rescale anything.
+
+        The spec must be constant over the block; the Ready pods and CPU samples may vary
+        from sync to sync (pods that are not Ready count as unready). If every one of the
+        ``B`` syncs would keep
+        ``spec_replicas`` (after stabilization and, on the legacy path, the min/max
+        clamp), their raw proposals are recorded exactly as ``B`` calls of :meth:`sync`
+        would record them and ``True`` is returned. Otherwise nothing changes and
+        ``False`` is returned: the caller then runs :meth:`sync` one period at a time.
+
+        Parameters
+        ----------
+        now_s : array_like of float, shape [B]
+            Sync times (s), increasing, at least ``config.sync_period_s`` apart.
+        spec_replicas : ndarray of int64, shape [R]
+            Spec replicas (constant over the block).
+        ready_pods : ndarray of int64, shape [R] or [B, R]
+            Ready pods at each sync.
+        usage_milli_sum_ready : ndarray of int64, shape [B, R]
+            CPU samples of each sync.
+        request_milli_per_pod : int
+            CPU request per pod (millicores).
+
+        Returns
+        -------
+        bool
+            Whether the block was committed.
+        """
+        times = np.asarray(now_s, dtype=np.float64)
+        b = times.size
+        cfg = self.config
+        current = spec_replicas
+        if (
+            not self._all_seeded
+            or b == 0
+            or b > self._h - 2
+            or times[0] < self._last_sync_s
+            or current.min() < cfg.min_replicas
+            or current.max() > cfg.max_replicas
+            or ready_pods.min() < 1
+            or request_milli_per_pod <= 0
+        ):
+            return False
+        raw, _ = _replica_calc_core(
+            current,
+            ready_pods,
+            current - ready_pods,
+            usage_milli_sum_ready,
+            request_milli_per_pod,
+            cfg.target_utilization_percent,
+            cfg.tolerance_down,
+            cfg.tolerance_up,
+        )  # [B, R]
+        slots = (self._count + np.arange(b)) % self._h
+        if not ((times - self._hist_time_s[:, slots]) > self._history_horizon_s).all():
+            return False
+        if cfg.behavior is None:
+            # Every stabilized value lies in [raw_b, upper]: upper bounds the history each
+            # sync sees (entries inside the window at the first sync, the seed, the block's
+            # own proposals). The clamp is monotone, so if it maps both ends to the spec,
+            # it maps the stabilized value there too. (Sufficient, not necessary: a block
+            # this check declines is simply done one sync at a time.)
+            upper = np.maximum(self._legacy_history_max(float(times[0])), raw.max(axis=0))
+            max_allowed = np.minimum(cfg.max_replicas, np.maximum(2 * current, 4))
+
+            def clamp(x: IntArray) -> IntArray:
+                return np.minimum(np.maximum(x, cfg.min_replicas), max_allowed)
+
+            if (clamp(raw) != current).any() or (clamp(upper) != current).any():
+                return False
+        elif (raw != current).any():
+            # Behavior path: a proposal equal to the spec is held by both stabilization
+            # windows and the rate limits; anything else is done one sync at a time.
+            return False
+        self._hist_replicas[:, slots] = raw.T
+        self._hist_time_s[:, slots] = times
+        self._count += b
+        self._last_sync_s = float(times[-1])
+        return True

@@ -91,6 +91,20 @@ class ReactivePolicy:
             self._request_milli,
         )
 
+    def sync_block(
+        self,
+        *,
+        now_s: np.ndarray,
+        spec_replicas: np.ndarray,
+        ready_pods: np.ndarray,
+        busy_fraction: np.ndarray,
+    ) -> bool:
+        """Commit several syncs at once if none rescales; see ``VectorHPA.sync_block``."""
+        usage = np.floor(ready_pods * (self._idle_milli + busy_fraction * self._busy_milli))
+        return self._hpa.sync_block(
+            now_s, spec_replicas, ready_pods, usage.astype(np.int64), self._request_milli
+        )
+
 
 def make_autoscaler(scenario: Scenario, n_replications: int) -> ReactivePolicy | None:
     """The engine's autoscaler for a scenario: ``None`` for a fixed instance count."""
