@@ -34,6 +34,9 @@ KPI_COLUMNS = {
     "cost_usd": "instance_hours x cost.instance_usd_per_h [USD]",
     "scaling_events": "changes of the desired instance count [count]",
     "slack": "mean of (capacity - demand) / capacity per period, -1 when no capacity [-]",
+    "mean_utilization": "mean busy fraction of the Ready servers [-]",
+    "overloaded_minutes": "minutes with offered load above capacity or a backlog [count]",
+    "service_time_ms": "mean service time per request with TLS/debug/logging overheads [ms]",
     "crashes": "instance crashes [count]",
     "errors_overload": "requests dropped by queue limit or timeout under overload [count]",
     "errors_unavailable": "requests that found no Ready instance [count]",
@@ -43,6 +46,7 @@ KPI_COLUMNS = {
 
 _STEP_FIELDS = ("arrivals", "errors", "backlog", "latency_p50_s", "latency_p95_s", "latency_p99_s")
 _PERIOD_FIELDS = (
+    "cost_usd",
     "rate_rps",
     "capacity_rps",
     "desired_instances",
@@ -247,6 +251,9 @@ class SimResult:
                 "cost_usd": instance_hours * self.scenario.cost.instance_usd_per_h,
                 "scaling_events": (np.diff(self.desired_instances, axis=1) != 0).sum(axis=1),
                 "slack": slack,
+                "mean_utilization": self.utilization.mean(axis=1, dtype=np.float64),
+                "overloaded_minutes": self._overloaded_minutes(),
+                "service_time_ms": self.scenario.service.effective_service_time_s * 1e3,
                 "crashes": self.crashes.sum(axis=1),
                 "errors_overload": self.error_breakdown["overload"],
                 "errors_unavailable": self.error_breakdown["unavailable"],
@@ -257,6 +264,20 @@ class SimResult:
         )
         frame.insert(0, "scenario", self.scenario.name)
         return frame
+
+    @property
+    def cost_usd(self) -> np.ndarray:
+        """Instance cost accrued in each period [USD], ``[R, P]``."""
+        price = self.scenario.cost.instance_usd_per_h
+        return self.desired_instances * (price * self.period_s / 3600.0)
+
+    def _overloaded_minutes(self) -> np.ndarray:
+        """Minutes in which any step has a fluid backlog or load above capacity."""
+        per_minute = max(round(60.0 / self.step_s), 1)
+        edges = np.arange(0, self.n_steps, per_minute)
+        over = np.repeat(self.rate_rps > self.capacity_rps, self.steps_per_period, axis=1)
+        over |= self.backlog > 0
+        return np.logical_or.reduceat(over, edges, axis=1).sum(axis=1)
 
     def _slo_minutes_violated(self) -> np.ndarray:
         """Minutes where the p99 of any step or the minute's error ratio breaks the SLO."""

@@ -125,6 +125,9 @@ def test_one_hour_overload_rises_and_recovers():
     assert r.backlog[:, after].max() == 0
     assert np.allclose(r.latency_p99_s[:, after], r.latency_p99_s[:, before].max(), rtol=1e-6)
     assert r.errors[:, after].sum() == 0
+    # 60 overloaded minutes, plus the drain of a full queue: 4 x 511 requests at
+    # (1 - 0.6) x 400 req/s = 12.8 s, i.e. at most 2 more (partly covered) minutes.
+    assert ((r.kpis()["overloaded_minutes"] >= 60) & (r.kpis()["overloaded_minutes"] <= 62)).all()
     # Drops are bounded by the excess of offered load over capacity (fluid balance).
     excess = (1.3 - 1.0) * c * mu * 3600
     assert r.errors.sum(axis=1) == pytest.approx(excess, rel=0.05)
@@ -213,6 +216,9 @@ def test_to_frame_and_kpis_columns():
         assert col in k.columns
     assert len(k) == 2
     assert (k["instance_hours"] == k["mean_instances"] * 1.0).all()
+    assert k["cost_usd"].to_numpy() == pytest.approx(r.cost_usd.sum(axis=1))
+    # production: 10 ms x (1 + 5 % TLS) per request
+    assert k["service_time_ms"].to_numpy() == pytest.approx(10.5)
 
 
 @pytest.mark.parametrize("profile", ["production", "experimental", "development"])
