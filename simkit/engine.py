@@ -40,7 +40,7 @@ from simkit import queueing, workload
 from simkit.autoscaling.policies import make_autoscaler
 from simkit.errors import SimkitError
 from simkit.failures import FailureTimeline, failure_timeline
-from simkit.result import SimResult
+from simkit.result import SimResult, StepOverlay
 from simkit.scenario import Scenario
 from simkit.units import parse_duration
 
@@ -153,13 +153,6 @@ def _arrivals(
         rng = np.random.Generator(np.random.PCG64(ss))
         out[r] = workload.draw_arrivals(rng, rate_rps[r] * clock.step_s, clock.steps_per_period)
     return out
-
-
-def _repeat_steps(per_period: np.ndarray, k: int) -> np.ndarray:
-    """Hold each period value for ``k`` steps along the last axis (float32)."""
-    out = np.empty((*per_period.shape, k), dtype=np.float32)
-    out[...] = per_period[..., None]
-    return out.reshape(*per_period.shape[:-1], per_period.shape[-1] * k)
 
 
 def simulate(
@@ -507,56 +500,48 @@ def _finish(
     offered_next = rate_rps[:, 1:] * clock.period_s
     np.divide(lost[:, :-1], offered_next, out=crash_frac[:, 1:], where=offered_next > 0)
 
-    # Period-level error fractions (steady state): timeouts in the tail plus crash losses.
-    frac = tail + crash_frac
+    # Error fractions per period by cause (steady state), scaled down together where
+    # they would add up to more than every request.
+    fractions = {"slow_timeout": tail, "crash": crash_frac}
+    frac = sum(fractions.values())
     scale = 1.0 / np.maximum(frac, 1.0)
-    arr3 = arrivals.reshape(n_rep, n_per, k)
-    per_period = arr3.sum(axis=2, dtype=np.float64)
-    errors = np.empty_like(arrivals)
-    err3 = errors.reshape(n_rep, n_per, k)
-    np.multiply(arr3, np.minimum(frac, 1.0).astype(np.float32)[:, :, None], out=err3)
-    breakdown = {
-        "unavailable": np.zeros(n_rep),
-        "overload": np.zeros(n_rep),
-        "slow_timeout": (per_period * tail * scale * ~overloaded).sum(axis=1),
-        "crash": (per_period * crash_frac * scale * ~overloaded).sum(axis=1),
-    }
-    served_period = per_period * (1.0 - np.minimum(frac, 1.0))
+    frac = np.minimum(frac, 1.0)
+    per_period = arrivals.reshape(n_rep, n_per, k).sum(axis=2, dtype=np.float64)
+    steady = ~overloaded
+    breakdown = {"unavailable": np.zeros(n_rep), "overload": np.zeros(n_rep)}
+    for cause, f in fractions.items():
+        breakdown[cause] = (per_period * f * scale * steady).sum(axis=1)
+    errors_period = per_period * frac
+    served_period = per_period - errors_period
 
-    backlog = np.zeros(arrivals.shape, dtype=np.float32)
-    latency = [_repeat_steps(q_period_s[:, :, i], k) for i in range(3)]
+    # Overloaded periods, step by step: the fluid path is linear within the period.
     ri, pi = np.nonzero(overloaded)
-    wait_ov = served_ov = np.zeros((0, k))
-    if ri.size:
-        b0 = loop.backlog0[ri, pi][:, None]
-        lim = limit[ri, pi][:, None]
-        path = b0 + drift[ri, pi][:, None] * (np.arange(k + 1)[None, :] * dt)
-        dropped = np.diff(np.maximum(path - lim, 0.0), axis=1)  # requests per step
-        offered_step = rate_rps[ri, pi][:, None] * dt
-        drop = np.clip(
-            np.divide(dropped, offered_step, out=np.ones_like(dropped), where=offered_step > 0),
-            0.0,
-            1.0,
-        )
-        other = frac[ri, pi][:, None]
-        total = drop + other
-        sc = 1.0 / np.maximum(total, 1.0)
-        arr_ov = arr3[ri, pi].astype(np.float64)
-        err_ov = arr_ov * np.minimum(total, 1.0)
-        err3[ri, pi] = err_ov
-        served_ov = arr_ov - err_ov
-        down = (servers[ri, pi] == 0)[:, None]
-        np.add.at(breakdown["unavailable"], ri, (arr_ov * drop * sc * down).sum(axis=1))
-        np.add.at(breakdown["overload"], ri, (arr_ov * drop * sc * ~down).sum(axis=1))
-        np.add.at(breakdown["slow_timeout"], ri, (arr_ov * tail[ri, pi][:, None] * sc).sum(axis=1))
-        np.add.at(breakdown["crash"], ri, (arr_ov * crash_frac[ri, pi][:, None] * sc).sum(axis=1))
-        level = np.clip(path[:, 1:], 0.0, lim)
-        backlog.reshape(n_rep, n_per, k)[ri, pi] = level
-        c_ov = cap_rps[ri, pi][:, None]
-        wait_ov = np.divide(level, c_ov, out=np.full_like(level, lat_cap_s), where=c_ov > 0)
-        for i in range(3):
-            lat3 = latency[i].reshape(n_rep, n_per, k)
-            lat3[ri, pi] = np.minimum(q_period_s[ri, pi, i][:, None] + wait_ov, lat_cap_s)
+    arr_ov = arrivals.reshape(n_rep, n_per, k)[ri, pi].astype(np.float64)  # [n, k]
+    b0 = loop.backlog0[ri, pi][:, None]
+    lim = limit[ri, pi][:, None]
+    path = b0 + drift[ri, pi][:, None] * (np.arange(k + 1)[None, :] * dt)
+    dropped = np.diff(np.maximum(path - lim, 0.0), axis=1)  # requests per step
+    offered_step = rate_rps[ri, pi][:, None] * dt
+    drop = np.clip(
+        np.divide(dropped, offered_step, out=np.ones_like(dropped), where=offered_step > 0),
+        0.0,
+        1.0,
+    )
+    total = drop + sum(f[ri, pi][:, None] for f in fractions.values())
+    sc = 1.0 / np.maximum(total, 1.0)
+    err_ov = arr_ov * np.minimum(total, 1.0)
+    errors_period[ri, pi] = err_ov.sum(axis=1)
+    served_ov = arr_ov - err_ov
+    served_period[ri, pi] = served_ov.sum(axis=1)
+    down = (servers[ri, pi] == 0)[:, None]
+    np.add.at(breakdown["unavailable"], ri, (arr_ov * drop * sc * down).sum(axis=1))
+    np.add.at(breakdown["overload"], ri, (arr_ov * drop * sc * ~down).sum(axis=1))
+    for cause, f in fractions.items():
+        np.add.at(breakdown[cause], ri, (arr_ov * f[ri, pi][:, None] * sc).sum(axis=1))
+    level = np.clip(path[:, 1:], 0.0, lim)
+    c_ov = cap_rps[ri, pi][:, None]
+    wait_ov = np.divide(level, c_ov, out=np.full_like(level, lat_cap_s), where=c_ov > 0)
+    latency_ov = np.minimum(q_period_s[ri, pi][:, None, :] + wait_ov[:, :, None], lat_cap_s)
 
     run_latency = _run_latency_quantiles(
         scenario, table, servers, rho_q, overloaded, served_period, (ri, pi, wait_ov, served_ov)
@@ -568,11 +553,6 @@ def _finish(
         step_s=clock.step_s,
         period_s=clock.period_s,
         arrivals=arrivals,
-        errors=errors,
-        backlog=backlog,
-        latency_p50_s=latency[0],
-        latency_p95_s=latency[1],
-        latency_p99_s=latency[2],
         rate_rps=rate_rps,
         desired_instances=loop.desired,
         ready_instances=loop.ready,
@@ -580,6 +560,17 @@ def _finish(
         crashes=crashes,
         repairs=repairs,
         capacity_rps=cap_rps,
+        overloaded=overloaded,
+        error_fraction=frac.astype(np.float32),
+        errors_period=errors_period,
+        latency_period_s=q_period_s.astype(np.float32),
+        overlay=StepOverlay(
+            replication=ri,
+            period=pi,
+            errors=err_ov.astype(np.float32),
+            backlog=level.astype(np.float32),
+            latency_s=latency_ov.astype(np.float32),
+        ),
         error_breakdown=breakdown,
         run_latency_s=run_latency,
     )

@@ -8,6 +8,7 @@ expands them to the step.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 from simkit.errors import SimkitError
 from simkit.scenario import Scenario
 
-__all__ = ["KPI_COLUMNS", "SimResult"]
+__all__ = ["KPI_COLUMNS", "SimResult", "StepOverlay"]
 
 #: Columns of :meth:`SimResult.kpis`, with their units.
 KPI_COLUMNS = {
@@ -58,8 +59,49 @@ _PERIOD_FIELDS = (
 
 
 @dataclass(frozen=True, eq=False)
+class StepOverlay:
+    """Step-resolution values of the periods that are not in steady state.
+
+    In a steady period every step has the same error fraction and latency
+    quantiles and no backlog; only overloaded periods (load above capacity or a
+    backlog left over) need values per step.  Row ``i`` is period
+    ``period[i]`` of replication ``replication[i]``.
+
+    Attributes
+    ----------
+    replication, period : numpy.ndarray
+        Indices of the overloaded periods, shape ``(n,)``.
+    errors : numpy.ndarray
+        Failed requests per step [count], ``(n, k)``.
+    backlog : numpy.ndarray
+        Fluid backlog at the end of each step [count], ``(n, k)``.
+    latency_s : numpy.ndarray
+        Latency quantiles (p50, p95, p99) per step [s], ``(n, k, 3)``.
+    """
+
+    replication: np.ndarray
+    period: np.ndarray
+    errors: np.ndarray
+    backlog: np.ndarray
+    latency_s: np.ndarray
+
+
+def _hold(per_period: np.ndarray, k: int) -> np.ndarray:
+    """Hold each period value for ``k`` steps: ``[R, P]`` -> ``[R, P * k]`` (float32)."""
+    out = np.empty((*per_period.shape, k), dtype=np.float32)
+    out[...] = per_period[..., None]
+    return out.reshape(per_period.shape[0], -1)
+
+
+@dataclass(frozen=True, eq=False)
 class SimResult:
     """Output of :func:`simkit.simulate`.
+
+    Step arrays (``[R, T]``, float32) are ``arrivals`` and, built on first access
+    from the period values and the :class:`StepOverlay` of the overloaded
+    periods, ``errors``, ``backlog``, ``latency_p50_s``, ``latency_p95_s`` and
+    ``latency_p99_s``.  Period arrays (``[R, P]``) hold what is constant within
+    a control period by construction.
 
     Attributes
     ----------
@@ -73,24 +115,26 @@ class SimResult:
         Simulation step and control period [s].
     arrivals : numpy.ndarray
         Offered requests per step [count], float32, ``[R, T]``.
-    errors : numpy.ndarray
-        Failed requests per step [count], float32, ``[R, T]``.
-    backlog : numpy.ndarray
-        Fluid backlog (requests queued beyond the M/M/c steady state) at the end
-        of each step [count], float32, ``[R, T]``.
-    latency_p50_s, latency_p95_s, latency_p99_s : numpy.ndarray
-        Latency quantiles of requests arriving in each step [s], float32,
-        ``[R, T]``; capped at the timeout.
     rate_rps : numpy.ndarray
         Offered rate per period [1/s], ``[R, P]``.
-    capacity_rps : numpy.ndarray
-        Service capacity of the Ready instances per period [1/s], ``[R, P]``.
     desired_instances, ready_instances : numpy.ndarray
         Provisioned and Ready instances per period [count], int32, ``[R, P]``.
     utilization : numpy.ndarray
         Busy fraction of the Ready servers per period [-], ``[R, P]``.
     crashes, repairs : numpy.ndarray
         Instance crashes and repairs at the end of each period [count], ``[R, P]``.
+    capacity_rps : numpy.ndarray
+        Service capacity of the Ready instances per period [1/s], ``[R, P]``.
+    overloaded : numpy.ndarray
+        Periods with load above capacity or a backlog [bool], ``[R, P]``.
+    error_fraction : numpy.ndarray
+        Fraction of requests failing in steady periods [-], ``[R, P]``.
+    errors_period : numpy.ndarray
+        Failed requests per period [count], float64, ``[R, P]``.
+    latency_period_s : numpy.ndarray
+        Latency quantiles (p50, p95, p99) of steady periods [s], ``[R, P, 3]``.
+    overlay : StepOverlay
+        Per-step values of the overloaded periods.
     error_breakdown : dict
         Total errors per replication by cause [count].
     run_latency_s : numpy.ndarray
@@ -104,11 +148,6 @@ class SimResult:
     step_s: float
     period_s: float
     arrivals: np.ndarray
-    errors: np.ndarray
-    backlog: np.ndarray
-    latency_p50_s: np.ndarray
-    latency_p95_s: np.ndarray
-    latency_p99_s: np.ndarray
     rate_rps: np.ndarray
     desired_instances: np.ndarray
     ready_instances: np.ndarray
@@ -116,8 +155,57 @@ class SimResult:
     crashes: np.ndarray
     repairs: np.ndarray
     capacity_rps: np.ndarray
+    overloaded: np.ndarray
+    error_fraction: np.ndarray
+    errors_period: np.ndarray
+    latency_period_s: np.ndarray
+    overlay: StepOverlay = field(repr=False)
     error_breakdown: dict[str, np.ndarray] = field(repr=False)
     run_latency_s: np.ndarray = field(repr=False)
+
+    # ------------------------------------------------------------------ step arrays
+    def _with_overlay(self, base: np.ndarray, values: np.ndarray) -> np.ndarray:
+        ov = self.overlay
+        if ov.replication.size:
+            k = self.steps_per_period
+            base.reshape(self.replications, -1, k)[ov.replication, ov.period] = values
+        return base
+
+    @functools.cached_property
+    def errors(self) -> np.ndarray:
+        """Failed requests per step [count], float32, ``[R, T]``."""
+        k = self.steps_per_period
+        out = np.empty_like(self.arrivals)
+        np.multiply(
+            self.arrivals.reshape(self.replications, -1, k),
+            self.error_fraction[:, :, None],
+            out=out.reshape(self.replications, -1, k),
+        )
+        return self._with_overlay(out, self.overlay.errors)
+
+    @functools.cached_property
+    def backlog(self) -> np.ndarray:
+        """Fluid backlog at the end of each step [count], float32, ``[R, T]``."""
+        return self._with_overlay(np.zeros_like(self.arrivals), self.overlay.backlog)
+
+    def _latency(self, i: int) -> np.ndarray:
+        base = _hold(self.latency_period_s[:, :, i], self.steps_per_period)
+        return self._with_overlay(base, self.overlay.latency_s[:, :, i])
+
+    @functools.cached_property
+    def latency_p50_s(self) -> np.ndarray:
+        """Median latency of requests arriving in each step [s], float32, ``[R, T]``."""
+        return self._latency(0)
+
+    @functools.cached_property
+    def latency_p95_s(self) -> np.ndarray:
+        """95th percentile latency per step [s], float32, ``[R, T]``."""
+        return self._latency(1)
+
+    @functools.cached_property
+    def latency_p99_s(self) -> np.ndarray:
+        """99th percentile latency per step [s], capped at the timeout, ``[R, T]``."""
+        return self._latency(2)
 
     # ------------------------------------------------------------------ shape and time
     @property
@@ -225,7 +313,7 @@ class SimResult:
     def kpis(self) -> pd.DataFrame:
         """Key performance indicators, one row per replication (see :data:`KPI_COLUMNS`)."""
         requests = self.arrivals.sum(axis=1, dtype=np.float64)
-        errors = self.errors.sum(axis=1, dtype=np.float64)
+        errors = self.errors_period.sum(axis=1)
         availability = np.divide(
             requests - errors, requests, out=np.ones_like(requests), where=requests > 0
         )
@@ -271,22 +359,45 @@ class SimResult:
         price = self.scenario.cost.instance_usd_per_h
         return self.desired_instances * (price * self.period_s / 3600.0)
 
+    def _periods_per_minute(self) -> int | None:
+        """Periods in one minute, if minutes are made of whole periods."""
+        ratio = 60.0 / self.period_s
+        return round(ratio) if ratio >= 1 and abs(ratio - round(ratio)) < 1e-9 else None
+
     def _overloaded_minutes(self) -> np.ndarray:
-        """Minutes in which any step has a fluid backlog or load above capacity."""
-        per_minute = max(round(60.0 / self.step_s), 1)
-        edges = np.arange(0, self.n_steps, per_minute)
-        over = np.repeat(self.rate_rps > self.capacity_rps, self.steps_per_period, axis=1)
-        over |= self.backlog > 0
-        return np.logical_or.reduceat(over, edges, axis=1).sum(axis=1)
+        """Minutes in which any period is overloaded (load above capacity or a backlog)."""
+        ppm = self._periods_per_minute()
+        if ppm is None:  # minutes split periods: go through the steps
+            per_minute = max(round(60.0 / self.step_s), 1)
+            over = np.repeat(self.overloaded, self.steps_per_period, axis=1)
+            edges = np.arange(0, self.n_steps, per_minute)
+            return np.logical_or.reduceat(over, edges, axis=1).sum(axis=1)
+        edges = np.arange(0, self.overloaded.shape[1], ppm)
+        return np.logical_or.reduceat(self.overloaded, edges, axis=1).sum(axis=1)
 
     def _slo_minutes_violated(self) -> np.ndarray:
         """Minutes where the p99 of any step or the minute's error ratio breaks the SLO."""
         slo = self.scenario.slo
-        per_minute = max(round(60.0 / self.step_s), 1)
-        edges = np.arange(0, self.n_steps, per_minute)
-        p99 = np.maximum.reduceat(self.latency_p99_s, edges, axis=1)
-        req = np.add.reduceat(self.arrivals, edges, axis=1, dtype=np.float64)
-        err = np.add.reduceat(self.errors, edges, axis=1, dtype=np.float64)
+        ppm = self._periods_per_minute()
+        if ppm is None:  # minutes split periods: go through the steps
+            per_minute = max(round(60.0 / self.step_s), 1)
+            edges = np.arange(0, self.n_steps, per_minute)
+            p99 = np.maximum.reduceat(self.latency_p99_s, edges, axis=1)
+            req = np.add.reduceat(self.arrivals, edges, axis=1, dtype=np.float64)
+            err = np.add.reduceat(self.errors, edges, axis=1, dtype=np.float64)
+        else:
+            p99_period = self.latency_period_s[:, :, 2].astype(np.float64)
+            ov = self.overlay
+            if ov.replication.size:
+                p99_period[ov.replication, ov.period] = ov.latency_s[:, :, 2].max(axis=1)
+            k = self.steps_per_period
+            per_period = self.arrivals.reshape(self.replications, -1, k).sum(
+                axis=2, dtype=np.float64
+            )
+            edges = np.arange(0, p99_period.shape[1], ppm)
+            p99 = np.maximum.reduceat(p99_period, edges, axis=1)
+            req = np.add.reduceat(per_period, edges, axis=1)
+            err = np.add.reduceat(self.errors_period, edges, axis=1)
         ratio = np.divide(err, req, out=np.zeros_like(err), where=req > 0)
         bad = (p99 > slo.latency_p99_s) | (ratio > 1.0 - slo.availability)
         return bad.sum(axis=1)
