@@ -28,6 +28,7 @@ __all__ = [
     "Autoscaling",
     "Cache",
     "Chaos",
+    "ChaosExperiment",
     "Cost",
     "Database",
     "Deployment",
@@ -431,11 +432,56 @@ class Kafka(_Section):
 
 
 @dataclass(frozen=True)
+class ChaosExperiment(_Section):
+    """One fault injected at a fixed time, identically in every replication.
+
+    ``kind`` is one of: ``kill_instances`` (``instances`` crash at ``at_s``
+    and restart as crashed instances do), ``region_down`` (``region`` is out for
+    ``duration_s``), ``db_primary_down`` (the database primary is lost for
+    ``duration_s``; replicated topologies fail over), ``cache_restart`` (the
+    cache comes back cold), ``latency`` (``added_ms`` on every request for
+    ``duration_s``), ``fail_requests`` (``failed_fraction`` of requests fails for
+    ``duration_s``).
+    """
+
+    PATH: ClassVar[str] = "chaos.experiments"
+    kind: str = _f(
+        "kill_instances",
+        choices=(
+            "kill_instances",
+            "region_down",
+            "db_primary_down",
+            "cache_restart",
+            "latency",
+            "fail_requests",
+        ),
+    )
+    at_s: float = _f(0.0, lo=0.0, hi=10 * 365 * 86400.0)
+    duration_s: float = _f(60.0, lo=0.0, lo_open=True, hi=365 * 86400.0)
+    instances: int = _f(1, lo=1, hi=100_000)
+    region: str = ""
+    added_ms: float = _f(0.0, lo=0.0, hi=3_600_000.0)
+    failed_fraction: float = _f(0.0, lo=0.0, hi=1.0)
+
+    def _check(self) -> None:
+        if self.kind == "region_down" and not self.region:
+            self._fail("region", "= '' but kind = 'region_down' needs the region's name")
+        if self.kind == "fail_requests" and self.failed_fraction <= 0:
+            self._fail(
+                "failed_fraction",
+                f"= {self.failed_fraction!r} but kind = 'fail_requests' needs > 0",
+            )
+        if self.kind == "latency" and self.added_ms <= 0:
+            self._fail("added_ms", f"= {self.added_ms!r} but kind = 'latency' needs > 0")
+
+
+@dataclass(frozen=True)
 class Chaos(_Section):
-    """Chaos engineering switch; schedules arrive with the failure model."""
+    """Chaos engineering: a schedule of experiments applied to every replication."""
 
     PATH: ClassVar[str] = "chaos"
     enabled: bool = False
+    experiments: tuple[ChaosExperiment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -501,6 +547,13 @@ class Scenario(_Section):
             self._fail("name", f"= {self.name!r} must not be empty")
         if not self.regions:
             self._fail("regions", "= [] needs at least one region")
+        names = [r.name for r in self.regions]
+        for i, exp in enumerate(self.chaos.experiments):
+            if exp.kind == "region_down" and exp.region not in names:
+                self._fail(
+                    f"chaos.experiments[{i}].region",
+                    f"= {exp.region!r} is not a region of this scenario; allowed: {names}",
+                )
         share = sum(r.traffic_share for r in self.regions)
         if abs(share - 1.0) > 1e-9:
             self._fail("regions", f"traffic_share adds up to {share:g}; allowed: exactly 1")

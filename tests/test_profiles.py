@@ -43,6 +43,7 @@ DIMENSIONLESS = {
     "max_surge",
     "max_unavailable",
     "workers_per_instance",
+    "instances",  # chaos: instances to kill
     "queue_limit_per_instance",
     "queries_per_request",
     "value",  # a scaling policy's pods or percent, by its kind
@@ -56,6 +57,7 @@ DIMENSIONLESS = {
     "flash_crowd_multiplier",
     "tolerance",
     "read_fraction",
+    "failed_fraction",  # chaos: share of requests failed on purpose
     "hit_ratio",
     "async_fraction",
     "traffic_share",

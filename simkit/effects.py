@@ -1,0 +1,126 @@
+"""What the mechanisms around the app tier do to it, as arrays the engine applies.
+
+Deployments, the database, regions and chaos experiments are pure models that
+each return an :class:`Effects`; the engine adds them up (:func:`combine`) and
+applies the total: fewer Ready instances, extra billed instances, latency added
+to every request, a fraction of requests failing, and windows in which requests
+fail at step resolution.  Incidents are carried along for the KPIs.
+
+All per-period arrays are ``[R, P]`` (replication, control period).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Effects", "FailureWindow", "Incident", "combine"]
+
+
+@dataclass(frozen=True)
+class FailureWindow:
+    """Requests offered in ``[start_s, end_s)`` fail with probability ``fraction``.
+
+    Resolved at the simulation step: a step partly inside the window fails the
+    covered share of its requests.
+
+    Attributes
+    ----------
+    replication : int
+        Replication index, or -1 for every replication (chaos schedules).
+    start_s, end_s : float
+        Window since the simulation start [s].
+    fraction : float
+        Share of requests failing inside the window [-], in (0, 1].
+    cause : str
+        Error cause for the KPIs (e.g. ``"deploy"``, ``"region"``).
+    """
+
+    replication: int
+    start_s: float
+    end_s: float
+    fraction: float
+    cause: str
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Something that broke, for detection/recovery/data-loss KPIs.
+
+    Attributes
+    ----------
+    replication : int
+        Replication index.
+    kind : str
+        ``"deploy"``, ``"bad_release"``, ``"database"``, ``"region"``, ``"chaos"``.
+    start_s, detected_s, recovered_s : float
+        When it began, when monitoring noticed, when service was restored [s].
+    data_loss_window_s : float
+        Writes in this window before the failure are lost (RPO) [s]; 0 if none.
+    lost_writes : float
+        Expected writes lost [count].
+    """
+
+    replication: int
+    kind: str
+    start_s: float
+    detected_s: float
+    recovered_s: float
+    data_loss_window_s: float = 0.0
+    lost_writes: float = 0.0
+
+
+@dataclass(frozen=True)
+class Effects:
+    """Per-period effects on the app tier, plus step-level failure windows and incidents.
+
+    Attributes
+    ----------
+    instances_down : numpy.ndarray or None
+        Instances not serving in each period besides crashes [count], int ``[R, P]``.
+    extra_instances : numpy.ndarray or None
+        Instances billed besides the autoscaler's (e.g. surge pods) [count], ``[R, P]``.
+    latency_s : numpy.ndarray or None
+        Latency added to every request [s], ``[R, P]``.
+    error_fraction : dict of str to numpy.ndarray
+        Cause to share of offered requests failing [-], ``[R, P]``.
+    windows : tuple of FailureWindow
+        Step-resolution failure windows.
+    incidents : tuple of Incident
+        Incidents for the KPIs.
+    """
+
+    instances_down: np.ndarray | None = None
+    extra_instances: np.ndarray | None = None
+    latency_s: np.ndarray | None = None
+    error_fraction: dict[str, np.ndarray] = field(default_factory=dict)
+    windows: tuple[FailureWindow, ...] = ()
+    incidents: tuple[Incident, ...] = ()
+
+
+def _add(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+def combine(parts: Iterable[Effects]) -> Effects:
+    """Sum several :class:`Effects` (error fractions of the same cause add up)."""
+    total = Effects()
+    for part in parts:
+        fractions = dict(total.error_fraction)
+        for cause, frac in part.error_fraction.items():
+            fractions[cause] = _add(fractions.get(cause), frac)
+        total = Effects(
+            instances_down=_add(total.instances_down, part.instances_down),
+            extra_instances=_add(total.extra_instances, part.extra_instances),
+            latency_s=_add(total.latency_s, part.latency_s),
+            error_fraction=fractions,
+            windows=total.windows + part.windows,
+            incidents=total.incidents + part.incidents,
+        )
+    return total
