@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from simkit.effects import Incident
 from simkit.errors import SimkitError
 from simkit.scenario import Scenario
 
@@ -33,6 +34,14 @@ KPI_COLUMNS = {
     "mean_ready_instances": "mean Ready instances serving traffic [count]",
     "instance_hours": "provisioned instance-hours [h]",
     "cost_usd": "instance_hours x cost.instance_usd_per_h [USD]",
+    "downtime_s": "time in steps where at least half of the requests failed [s]",
+    "incidents": "unplanned incidents: bad releases, database, region, chaos [count]",
+    "mean_time_to_detect_s": "mean time from incident start to detection, 0 if none [s]",
+    "mean_time_to_recover_s": "mean time from incident start to recovery, 0 if none [s]",
+    "data_loss_events": "incidents that lost committed writes [count]",
+    "max_data_loss_window_s": "largest window of lost writes (RPO) [s]",
+    "failed_writes": "requests failed because the database could not take their write [count]",
+    "error_budget_remaining": "1 - error ratio / (1 - slo.availability) over the run [-]",
     "scaling_events": "changes of the desired instance count [count]",
     "slack": "mean of (capacity - demand) / capacity per period, -1 when no capacity [-]",
     "mean_utilization": "mean busy fraction of the Ready servers [-]",
@@ -43,11 +52,17 @@ KPI_COLUMNS = {
     "errors_unavailable": "requests that found no Ready instance [count]",
     "errors_slow_timeout": "requests slower than the timeout in stable periods [count]",
     "errors_crash": "requests lost on crashing instances [count]",
+    "errors_deploy": "requests offered while a recreate deploy restarts the service [count]",
+    "errors_bad_release": "requests failed by instances running a bad release [count]",
+    "errors_database": "requests failed by a database outage [count]",
+    "errors_region": "requests sent to a region that is down [count]",
+    "errors_chaos": "requests failed by chaos experiments [count]",
 }
 
 _STEP_FIELDS = ("arrivals", "errors", "backlog", "latency_p50_s", "latency_p95_s", "latency_p99_s")
 _PERIOD_FIELDS = (
     "cost_usd",
+    "billed_instances",
     "rate_rps",
     "capacity_rps",
     "desired_instances",
@@ -119,6 +134,8 @@ class SimResult:
         Offered rate per period [1/s], ``[R, P]``.
     desired_instances, ready_instances : numpy.ndarray
         Provisioned and Ready instances per period [count], int32, ``[R, P]``.
+    billed_instances : numpy.ndarray
+        Instances paid for per period (desired plus deployment surge) [count], ``[R, P]``.
     utilization : numpy.ndarray
         Busy fraction of the Ready servers per period [-], ``[R, P]``.
     crashes, repairs : numpy.ndarray
@@ -140,6 +157,9 @@ class SimResult:
     run_latency_s : numpy.ndarray
         Request-weighted latency quantiles (p50, p95, p99) over the whole run per
         replication [s], ``[R, 3]``.
+    incidents : tuple of Incident
+        Unplanned incidents (bad releases, database, region, chaos) with their
+        detection, recovery and data-loss figures.
     """
 
     scenario: Scenario
@@ -150,6 +170,7 @@ class SimResult:
     arrivals: np.ndarray
     rate_rps: np.ndarray
     desired_instances: np.ndarray
+    billed_instances: np.ndarray
     ready_instances: np.ndarray
     utilization: np.ndarray
     crashes: np.ndarray
@@ -162,6 +183,7 @@ class SimResult:
     overlay: StepOverlay = field(repr=False)
     error_breakdown: dict[str, np.ndarray] = field(repr=False)
     run_latency_s: np.ndarray = field(repr=False)
+    incidents: tuple[Incident, ...] = field(default=(), repr=False)
 
     # ------------------------------------------------------------------ step arrays
     def _with_overlay(self, base: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -312,6 +334,7 @@ class SimResult:
 
     def kpis(self) -> pd.DataFrame:
         """Key performance indicators, one row per replication (see :data:`KPI_COLUMNS`)."""
+        n_rep = self.replications
         requests = self.arrivals.sum(axis=1, dtype=np.float64)
         errors = self.errors_period.sum(axis=1)
         availability = np.divide(
@@ -319,7 +342,7 @@ class SimResult:
         )
         hours = self.period_s / 3600.0
         desired = self.desired_instances.astype(np.float64)
-        instance_hours = desired.sum(axis=1) * hours
+        instance_hours = self.billed_instances.sum(axis=1, dtype=np.float64) * hours
         cap = self.capacity_rps
         slack_p = np.divide(cap - self.rate_rps, cap, out=np.full_like(cap, -1.0), where=cap > 0)
         slack = np.clip(slack_p, -1.0, 1.0).mean(axis=1)
@@ -337,6 +360,11 @@ class SimResult:
                 "mean_ready_instances": self.ready_instances.mean(axis=1),
                 "instance_hours": instance_hours,
                 "cost_usd": instance_hours * self.scenario.cost.instance_usd_per_h,
+                **self._incident_kpis(),
+                "downtime_s": self._downtime_s(),
+                "failed_writes": self.error_breakdown.get("database", np.zeros(n_rep)),
+                "error_budget_remaining": 1.0
+                - (1.0 - availability) / (1.0 - self.scenario.slo.availability),
                 "scaling_events": (np.diff(self.desired_instances, axis=1) != 0).sum(axis=1),
                 "slack": slack,
                 "mean_utilization": self.utilization.mean(axis=1, dtype=np.float64),
@@ -346,7 +374,10 @@ class SimResult:
                 "errors_overload": self.error_breakdown["overload"],
                 "errors_unavailable": self.error_breakdown["unavailable"],
                 "errors_slow_timeout": self.error_breakdown["slow_timeout"],
-                "errors_crash": self.error_breakdown["crash"],
+                **{
+                    f"errors_{cause}": self.error_breakdown.get(cause, np.zeros(n_rep))
+                    for cause in ("crash", "deploy", "bad_release", "database", "region", "chaos")
+                },
             },
             index=pd.RangeIndex(self.replications, name="replication"),
         )
@@ -357,7 +388,46 @@ class SimResult:
     def cost_usd(self) -> np.ndarray:
         """Instance cost accrued in each period [USD], ``[R, P]``."""
         price = self.scenario.cost.instance_usd_per_h
-        return self.desired_instances * (price * self.period_s / 3600.0)
+        return self.billed_instances * (price * self.period_s / 3600.0)
+
+    def _incident_kpis(self) -> dict[str, np.ndarray]:
+        n_rep = self.replications
+        count = np.zeros(n_rep)
+        detect = np.zeros(n_rep)
+        recover = np.zeros(n_rep)
+        loss_events = np.zeros(n_rep)
+        loss_window = np.zeros(n_rep)
+        for inc in self.incidents:
+            r = inc.replication
+            count[r] += 1
+            detect[r] += inc.detected_s - inc.start_s
+            recover[r] += inc.recovered_s - inc.start_s
+            if inc.data_loss_window_s > 0:
+                loss_events[r] += 1
+                loss_window[r] = max(loss_window[r], inc.data_loss_window_s)
+        safe = np.maximum(count, 1)
+        return {
+            "incidents": count,
+            "mean_time_to_detect_s": detect / safe,
+            "mean_time_to_recover_s": recover / safe,
+            "data_loss_events": loss_events,
+            "max_data_loss_window_s": loss_window,
+        }
+
+    def _downtime_s(self) -> np.ndarray:
+        """Seconds in steps where at least half of the offered requests failed."""
+        k = self.steps_per_period
+        down = self.error_fraction >= 0.5
+        ov = self.overlay
+        down[ov.replication, ov.period] = False
+        seconds = down.sum(axis=1) * k * self.step_s
+        if ov.replication.size:
+            arr = self.arrivals.reshape(self.replications, -1, k)[ov.replication, ov.period]
+            bad = (arr > 0) & (ov.errors >= 0.5 * arr)
+            seconds = seconds + np.bincount(
+                ov.replication, weights=bad.sum(axis=1) * self.step_s, minlength=self.replications
+            )
+        return seconds
 
     def _periods_per_minute(self) -> int | None:
         """Periods in one minute, if minutes are made of whole periods."""

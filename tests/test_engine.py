@@ -215,7 +215,9 @@ def test_to_frame_and_kpis_columns():
     for col in simkit.KPI_COLUMNS:
         assert col in k.columns
     assert len(k) == 2
-    assert (k["instance_hours"] == k["mean_instances"] * 1.0).all()
+    hours = r.billed_instances.sum(axis=1) * r.period_s / 3600
+    assert k["instance_hours"].to_numpy() == pytest.approx(hours)
+    assert (r.billed_instances >= r.desired_instances).all()
     assert k["cost_usd"].to_numpy() == pytest.approx(r.cost_usd.sum(axis=1))
     # production: 10 ms x (1 + 5 % TLS) per request
     assert k["service_time_ms"].to_numpy() == pytest.approx(10.5)

@@ -1,0 +1,79 @@
+"""Chaos experiments and region outages: the same fault in every replication."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import simkit
+from simkit.regions import failover_s
+from tests.conftest import constant_load_scenario
+
+NOON_S = 12 * 3600.0
+
+
+def _with_chaos(scenario, *experiments):
+    return scenario.replace(chaos={"enabled": True, "experiments": list(experiments)})
+
+
+def _window_requests(r, start_s, end_s):
+    first, last = int(start_s / r.step_s), int(end_s / r.step_s)
+    return r.arrivals[:, first:last].sum(axis=1, dtype=np.float64)
+
+
+def test_single_region_outage_fails_everything_until_it_is_back():
+    s = _with_chaos(
+        constant_load_scenario(100.0, instances=3),
+        {"kind": "region_down", "region": "us-east-1", "at_s": NOON_S, "duration_s": 1800.0},
+    )
+    r = simkit.simulate(s, duration="1D", replications=3, seed=2)
+    k = r.kpis()
+    expected = _window_requests(r, NOON_S, NOON_S + 1800.0)
+    assert k["errors_region"].to_numpy() == pytest.approx(expected, rel=1e-6)
+    assert (k["downtime_s"] == 1800.0).all()
+    assert (k["mean_time_to_recover_s"] == 1800.0).all()
+
+
+def test_multi_region_outage_fails_only_its_share_until_dns_failover():
+    exp = simkit.load_scenario("experimental")
+    s = _with_chaos(
+        exp.replace(deployment__deploys_per_day=0.0),
+        {"kind": "region_down", "region": "us-east-1", "at_s": NOON_S, "duration_s": 1800.0},
+    )
+    r = simkit.simulate(s, duration="1D", replications=3, seed=2)
+    k = r.kpis()
+    share = 0.4  # us-east-1's traffic share in the experimental profile
+    expected = share * _window_requests(r, NOON_S, NOON_S + failover_s())
+    assert k["errors_region"].to_numpy() == pytest.approx(expected, rel=1e-6)
+    assert (k["downtime_s"] == 0).all()  # never half of the requests failing
+    assert k["mean_time_to_recover_s"].to_numpy() == pytest.approx(failover_s())
+
+
+def test_fail_requests_and_latency_injection():
+    base = constant_load_scenario(100.0, instances=3)
+    s = _with_chaos(
+        base,
+        {"kind": "fail_requests", "at_s": 3600.0, "duration_s": 600.0, "failed_fraction": 0.25},
+        {"kind": "latency", "at_s": 7200.0, "duration_s": 900.0, "added_ms": 400.0},
+    )
+    r = simkit.simulate(s, duration="4h", replications=2, seed=4)
+    k = r.kpis()
+    expected = 0.25 * _window_requests(r, 3600.0, 4200.0)
+    assert k["errors_chaos"].to_numpy() == pytest.approx(expected, rel=1e-6)
+    quiet = r.latency_p99_s[:, :3600].max()
+    slow = r.latency_p99_s[:, 7200:8100]
+    assert np.allclose(slow, quiet + 0.4, rtol=1e-5)
+    assert (k["slo_minutes_violated"] >= 15).all()
+
+
+def test_kill_instances_takes_capacity_out_for_the_repair_time():
+    s = _with_chaos(
+        constant_load_scenario(100.0, instances=4),
+        {"kind": "kill_instances", "at_s": 3600.0, "instances": 2},
+    )
+    r = simkit.simulate(s, duration="2h", replications=2, seed=4)
+    mttr = s.failures.instance_mttr_s
+    during = slice(int(3600 / r.period_s), int((3600 + mttr) / r.period_s))
+    assert (r.ready_instances[:, during] == 2).all()
+    assert (r.ready_instances[:, : during.start] == 4).all()
+    assert (r.kpis()["errors_chaos"] > 0).all()
