@@ -176,9 +176,6 @@ class Forecaster(abc.ABC):
     step_s: float = field(default=float("nan"), init=False)
     _intervals: _Intervals | None = field(default=None, init=False, repr=False)
 
-    #: Display name used in tables.
-    name = "forecaster"
-
     def __post_init__(self) -> None:
         if not isinstance(self.interval_level, int | float) or not (
             0.0 < float(self.interval_level) < 1.0
@@ -282,6 +279,11 @@ class Forecaster(abc.ABC):
         """
 
     # -- helpers ---------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """Display name used in tables, e.g. ``persistence(15)``."""
+        return type(self).__name__.lower()
 
     @property
     def is_fitted(self) -> bool:
