@@ -39,10 +39,12 @@ import pandas as pd
 from simkit import queueing, workload
 from simkit.autoscaling.policies import make_autoscaler
 from simkit.chaos import chaos_effects
+from simkit.database import database_effects
 from simkit.deploys import deploy_effects
 from simkit.effects import Effects, FailureWindow, combine
 from simkit.errors import SimkitError
 from simkit.failures import FailureTimeline, failure_timeline
+from simkit.predictive import forecast_floor
 from simkit.regions import region_effects
 from simkit.result import SimResult, StepOverlay
 from simkit.scenario import Scenario
@@ -168,10 +170,15 @@ def _effects(
     rate_rps: np.ndarray,
     streams: dict[str, list[np.random.SeedSequence]],
 ) -> Effects:
-    """Effects of deployments, regions and chaos experiments on the app tier."""
+    """Effects of the database, deployments, regions and chaos experiments on the app tier.
+
+    The database's effect includes the latency every request spends in the cache
+    and the database, which replaces the constant ``scenario.backend_latency_s``.
+    """
     n_rep = rate_rps.shape[0]
     return combine(
         [
+            database_effects(scenario, rate_rps, clock.period_s, streams["database"]),
             deploy_effects(scenario, n_rep, clock.n_periods, clock.period_s, streams["deploys"]),
             region_effects(scenario, n_rep, clock.n_periods, clock.period_s),
             chaos_effects(scenario, n_rep, clock.n_periods, clock.period_s),
@@ -243,10 +250,19 @@ def simulate(
         scenario.failures.instance_mttr_s,
     )
     effects = _effects(scenario, clock, rate_rps, streams)
-    state = _control_loop(scenario, clock, rate_rps, timeline, effects, progress)
+    floor = forecast = None
+    if scenario.forecasting.enabled and scenario.autoscaling.policy != "fixed":
+        floor, forecast = forecast_floor(scenario, rate_rps, clock.period_s)
+    apply_floor = floor if scenario.autoscaling.policy == "predictive" else None
+    if apply_floor is not None and scenario.forecasting.mode != "active":
+        apply_floor = None
+    state = _control_loop(scenario, clock, rate_rps, timeline, effects, apply_floor, progress)
     if progress:
         progress(0.9)
     result = _finish(scenario, clock, rate_rps, arrivals, state, timeline, effects, int(seed))
+    if floor is not None:
+        object.__setattr__(result, "forecast_floor", floor.astype(np.int32))
+        object.__setattr__(result, "forecast_rps", forecast)
     if progress:
         progress(1.0)
     return result
@@ -282,6 +298,7 @@ class _Loop:
         rate_rps: np.ndarray,
         timeline: FailureTimeline,
         effects: Effects,
+        floor: np.ndarray | None = None,
     ) -> None:
         a = scenario.autoscaling
         svc = scenario.service
@@ -318,6 +335,8 @@ class _Loop:
         if forced is not None:
             busy[1:] = np.cumsum(forced.any(axis=0))
         self._forced_cum = busy
+        # Predictive scaling: the floor requested at the end of each period.
+        self.floor = None if floor is None else np.ascontiguousarray(floor.T)
         self._steps = np.arange(_BLOCK_PERIODS)
 
     def sample(self, periods: np.ndarray | int) -> np.ndarray:
@@ -349,6 +368,8 @@ class _Loop:
         cap = ready * self.cap_per_ready
         offered = self.offered[p:end]
         if not (offered <= cap).all() or not (cap > 0).all():
+            return False
+        if self.floor is not None and (self.floor[p:end] > spec).any():
             return False
         self.util[p:end] = offered / cap
         if self.autoscaler is not None and not self.autoscaler.sync_block(
@@ -405,6 +426,8 @@ class _Loop:
             unready_pods=spec - ready,
             busy_fraction=self.sample(p),
         )
+        if self.floor is not None:
+            new_spec = np.maximum(new_spec, self.floor[p])
         delta = new_spec - spec
         if not delta.any():
             return
@@ -428,6 +451,7 @@ def _control_loop(
     rate_rps: np.ndarray,
     timeline: FailureTimeline,
     effects: Effects,
+    floor: np.ndarray | None,
     progress: Progress | None,
 ) -> _LoopOutput:
     """Sequential part: instances, autoscaler and fluid backlog, one period at a time.
@@ -436,7 +460,7 @@ def _control_loop(
     no rescale) are done a block of periods at a time; ``_BLOCK_PERIODS = 1`` would give
     the same arrays, only slower (a test checks this).
     """
-    loop = _Loop(scenario, clock, rate_rps, timeline, effects)
+    loop = _Loop(scenario, clock, rate_rps, timeline, effects, floor)
     n_per = loop.n_per
     report_every = max(n_per // 50, 1)
     next_report = 0
@@ -533,9 +557,9 @@ def _finish(
     dt = clock.step_s
     mu = scenario.service_rate_rps
     timeout_s = svc.timeout_s
-    backend_s = np.full((n_rep, n_per), scenario.backend_latency_s)
+    backend_s = np.zeros((n_rep, n_per))
     if effects.latency_s is not None:
-        backend_s = backend_s + effects.latency_s
+        backend_s = backend_s + effects.latency_s  # cache, database, injected latency
     servers = loop.ready.astype(np.int64) * scenario.servers_per_instance
     cap_rps = servers * mu
     limit = loop.ready * min(

@@ -138,6 +138,7 @@ def read_trace(
     *,
     column: str = "value",
     per_interval: bool = True,
+    peak_rps: float | None = None,
 ) -> pd.Series:
     """Read a workload trace as an offered rate [requests/s] with a UTC DatetimeIndex.
 
@@ -148,6 +149,9 @@ def read_trace(
         by timestamps.
     column : str
         Name of the value column in a CSV file.
+    peak_rps : float, optional
+        Scale the rate so that its largest value is this [1/s] (e.g. to replay a
+        small site's traffic at the size of your service).
     per_interval : bool
         ``True`` if values are request counts per row interval (converted to a
         rate by dividing by the interval); ``False`` if they already are rates.
@@ -237,6 +241,16 @@ def read_trace(
     else:
         index = series.index.tz_convert("UTC")
     rate = values / interval_s if per_interval else values
+    if peak_rps is not None:
+        if (
+            isinstance(peak_rps, bool)
+            or not isinstance(peak_rps, int | float)
+            or not (0 < peak_rps < 1e9)
+        ):
+            raise TraceError(f"peak_rps = {peak_rps!r} must be a number in (0, 1e9) [req/s]")
+        if rate.max() <= 0:
+            raise TraceError(f"{where}: every value is 0; cannot scale to peak_rps = {peak_rps:g}")
+        rate = rate * (float(peak_rps) / rate.max())
     out = pd.Series(rate, index=index, name="rate_rps")
     out.attrs["interval_s"] = interval_s
     return out

@@ -42,6 +42,10 @@ KPI_COLUMNS = {
     "max_data_loss_window_s": "largest window of lost writes (RPO) [s]",
     "failed_writes": "requests failed because the database could not take their write [count]",
     "error_budget_remaining": "1 - error ratio / (1 - slo.availability) over the run [-]",
+    "alerts_fired": "alerts of the monitoring system's default rules that fired [count]",
+    "emails_sent": "alert e-mails: one on firing and one on resolve, if e-mail is on [count]",
+    "max_consumer_lag_s": "largest Kafka consumer lag, 0 without Kafka [s]",
+    "lost_messages": "Kafka messages deleted by retention before consumption [count]",
     "scaling_events": "changes of the desired instance count [count]",
     "slack": "mean of (capacity - demand) / capacity per period, -1 when no capacity [-]",
     "mean_utilization": "mean busy fraction of the Ready servers [-]",
@@ -160,6 +164,10 @@ class SimResult:
     incidents : tuple of Incident
         Unplanned incidents (bad releases, database, region, chaos) with their
         detection, recovery and data-loss figures.
+    forecast_floor, forecast_rps : numpy.ndarray or None
+        With forecasting enabled: the instances the predictive policy asks for at
+        the end of each period (0 while it may not act) and the forecast rate it
+        serves [1/s], ``[R, P]``.  Recorded in ``forecast_only`` mode too.
     """
 
     scenario: Scenario
@@ -184,6 +192,8 @@ class SimResult:
     error_breakdown: dict[str, np.ndarray] = field(repr=False)
     run_latency_s: np.ndarray = field(repr=False)
     incidents: tuple[Incident, ...] = field(default=(), repr=False)
+    forecast_floor: np.ndarray | None = field(default=None, repr=False)
+    forecast_rps: np.ndarray | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ step arrays
     def _with_overlay(self, base: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -381,8 +391,21 @@ class SimResult:
             },
             index=pd.RangeIndex(self.replications, name="replication"),
         )
+        frame = frame.join(self._monitoring_kpis())
         frame.insert(0, "scenario", self.scenario.name)
         return frame
+
+    def _monitoring_kpis(self) -> pd.DataFrame:
+        """Alerts, e-mails and Kafka lag: post-processing of this result's series."""
+        from simkit.kafka import consumer_lag
+        from simkit.monitoring.alerts import alert_kpis
+
+        alerts = alert_kpis(self)[["alerts_fired", "emails_sent"]]
+        lag = consumer_lag(self.scenario, self.rate_rps, self.period_s)
+        alerts = alerts.set_axis(pd.RangeIndex(self.replications, name="replication"))
+        alerts["max_consumer_lag_s"] = lag.lag_s.max(axis=1)
+        alerts["lost_messages"] = lag.lost_messages
+        return alerts
 
     @property
     def cost_usd(self) -> np.ndarray:

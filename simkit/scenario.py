@@ -296,7 +296,7 @@ class Autoscaling(_Section):
     """Instance count policy: fixed, or the Kubernetes HPA on CPU utilization."""
 
     PATH: ClassVar[str] = "autoscaling"
-    policy: str = _f("fixed", choices=("fixed", "reactive"))
+    policy: str = _f("fixed", choices=("fixed", "reactive", "predictive"))
     replicas: int = _f(1, lo=1, hi=100_000)
     """Instances at the start (and always, for ``fixed``)."""
     min_replicas: int = _f(1, lo=1, hi=100_000)
@@ -323,9 +323,7 @@ class Autoscaling(_Section):
                 f"= {self.min_replicas} > max_replicas = {self.max_replicas}; "
                 "allowed: min_replicas <= max_replicas",
             )
-        if self.policy == "reactive" and not (
-            self.min_replicas <= self.replicas <= self.max_replicas
-        ):
+        if self.policy != "fixed" and not (self.min_replicas <= self.replicas <= self.max_replicas):
             self._fail(
                 "replicas",
                 f"= {self.replicas} is outside [min_replicas, max_replicas] = "
@@ -486,11 +484,19 @@ class Chaos(_Section):
 
 @dataclass(frozen=True)
 class Forecasting(_Section):
-    """Predictive scaling settings (experimental), consumed by the predictive policy."""
+    """Predictive scaling settings, used by ``autoscaling.policy = "predictive"``.
+
+    ``mode = "forecast_only"`` records the capacity floor the policy would have
+    set without applying it.
+    """
 
     PATH: ClassVar[str] = "forecasting"
     enabled: bool = False
-    forecaster: str = _f("holt-winters", choices=("persistence", "seasonal-naive", "holt-winters"))
+    mode: str = _f("active", choices=("active", "forecast_only"))
+    forecaster: str = _f(
+        "profile-level",
+        choices=("persistence", "seasonal-naive", "holt-winters", "profile-level"),
+    )
     history_days: float = _f(14.0, lo=1.0, hi=365.0)
     scheduling_buffer_s: float = _f(300.0, lo=0.0, hi=86400.0)
     anomaly_detection: bool = False
@@ -547,6 +553,11 @@ class Scenario(_Section):
             self._fail("name", f"= {self.name!r} must not be empty")
         if not self.regions:
             self._fail("regions", "= [] needs at least one region")
+        if self.autoscaling.policy == "predictive" and not self.forecasting.enabled:
+            self._fail(
+                "forecasting.enabled",
+                "= false but autoscaling.policy = 'predictive' needs forecasting.enabled = true",
+            )
         names = [r.name for r in self.regions]
         for i, exp in enumerate(self.chaos.experiments):
             if exp.kind == "region_down" and exp.region not in names:

@@ -38,6 +38,7 @@ def constant_load_scenario(
         "database__queries_per_request": 0.0,
         "cache__enabled": False,
         "deployment__deploys_per_day": 0.0,
+        "database__primary_mtbf_h": 1e7,
     }
     base.update(changes)
     return simkit.load_scenario("production").replace(name="constant", **base)

@@ -89,11 +89,19 @@ def test_mmc_steady_state_matches_erlang_c(rho):
 
 
 def test_backend_latency_shifts_every_request():
+    """The database model's mean time per request is added to every request's latency."""
+    from simkit.database import database_latency
+
     base = constant_load_scenario(200.0, instances=4)
     shifted = base.replace(database__queries_per_request=2.0, database__query_time_ms=3.0)
-    a = simkit.simulate(base, duration="30min", replications=2).kpis()
-    b = simkit.simulate(shifted, duration="30min", replications=2).kpis()
-    assert (b["latency_p50_s"] - a["latency_p50_s"]).to_numpy() == pytest.approx(0.006, rel=1e-3)
+    a = simkit.simulate(base, duration="30min", replications=2)
+    b = simkit.simulate(shifted, duration="30min", replications=2)
+    db_s = database_latency(shifted, b.rate_rps, b.period_s)
+    assert database_latency(base, a.rate_rps, a.period_s).max() == 0.0
+    assert db_s.min() == pytest.approx(db_s.max())  # constant load, constant DB time
+    assert db_s[0, 0] > 0.006  # two 3 ms queries plus queueing at the database
+    diff = (b.kpis()["latency_p50_s"] - a.kpis()["latency_p50_s"]).to_numpy()
+    assert diff == pytest.approx(db_s[0, 0], rel=5e-3)  # shift bins are 0.5 % wide
 
 
 def _overload_trace(base_rps: float, peak_rps: float) -> pd.Series:

@@ -109,5 +109,5 @@ class ReactivePolicy:
 def make_autoscaler(scenario: Scenario, n_replications: int) -> ReactivePolicy | None:
     """The engine's autoscaler for a scenario: ``None`` for a fixed instance count."""
     if scenario.autoscaling.policy == "fixed":
-        return None
+        return None  # "reactive" and "predictive" both run the HPA
     return ReactivePolicy(scenario, n_replications)

@@ -234,6 +234,32 @@ class Forecaster(abc.ABC):
             array.flags.writeable = False
         return Forecast(mean, lower, upper, float(self.interval_level), self.step_s)
 
+    def replay(self, series: object, horizon_steps: int) -> np.ndarray:
+        """Forecasts of each point of ``series`` made ``horizon_steps`` earlier.
+
+        Uses the fitted parameters; element ``t`` depends only on ``series[: t -
+        horizon_steps + 1]`` and on what :meth:`fit` saw, so a series that starts with
+        the fit history and continues past it gives honest out-of-sample forecasts for
+        the continuation.  NaN where no forecast exists yet (initialisation).
+
+        Parameters
+        ----------
+        series : array_like
+            Values at the forecaster's step, starting where the fit history started.
+        horizon_steps : int
+            Lead of each forecast [steps], >= 1.
+
+        Returns
+        -------
+        numpy.ndarray
+            Same length as ``series``; forecasts clipped at 0.
+        """
+        horizon = check_horizon(horizon_steps)
+        self._require_fitted()
+        values = as_history(series, "series")
+        out = self._replay(values, horizon)
+        return np.where(np.isnan(out), np.nan, np.maximum(out, 0.0))
+
     def update(self, new_points: object) -> Forecaster:
         """Advance the state by new observations (O(1) per point, no refit); return ``self``.
 
