@@ -30,9 +30,11 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 def _table(out: str) -> str:
-    """The printed KPI table: stdout without the trailing 'wrote'/'report:' line."""
+    """The printed KPI table: stdout up to the first blank line (``compare`` prints its
+    SLO table and findings after one), without the trailing 'wrote'/'report:' line."""
+    head = out.split("\n\n", 1)[0]
     return "\n".join(
-        line for line in out.splitlines() if not line.startswith(("wrote ", "report: "))
+        line for line in head.splitlines() if not line.startswith(("wrote ", "report: "))
     )
 
 
@@ -45,8 +47,9 @@ def test_run_prints_the_kpi_table(capsys: pytest.CaptureFixture[str]) -> None:
     lines = out.splitlines()
     assert lines[0].split() == ["production"]
     assert [line.split()[0] for line in lines[1:]] == list(HEADLINE_KPIS)
-    # production runs 3 fixed-minimum pods for 1 h with 2 replications: 3 instance-hours
-    assert lines[HEADLINE_KPIS.index("instance_hours") + 1].split()[1] == "3"
+    # production runs its 3 minimum pods for 1 h (plus a surge pod while a rolling
+    # deploy runs, if one falls in the hour): at least 3 instance-hours
+    assert float(lines[HEADLINE_KPIS.index("instance_hours") + 1].split()[1]) >= 3
 
 
 def test_run_out_csv_has_one_row_per_replication(
