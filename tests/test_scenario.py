@@ -159,8 +159,12 @@ BAD_CHANGES = {
     ),
     # bad choices
     "policy-choice": (
-        {"autoscaling__policy": "predictive"},
-        ["autoscaling.policy = 'predictive'", "['fixed', 'reactive']"],
+        {"autoscaling__policy": "learned-by-magic"},
+        ["autoscaling.policy = 'learned-by-magic'", "['fixed', 'reactive', 'predictive']"],
+    ),
+    "predictive-needs-forecasting": (
+        {"autoscaling__policy": "predictive", "forecasting__enabled": False},
+        ["forecasting.enabled", "autoscaling.policy = 'predictive'"],
     ),
     "topology-choice": (
         {"database__topology": "ring"},
