@@ -251,11 +251,16 @@ def simulate(
     )
     effects = _effects(scenario, clock, rate_rps, streams)
     floor = forecast = None
-    if scenario.forecasting.enabled and scenario.autoscaling.policy != "fixed":
+    policy = scenario.autoscaling.policy
+    if scenario.forecasting.enabled and policy in ("reactive", "predictive"):
         floor, forecast = forecast_floor(scenario, rate_rps, clock.period_s)
-    apply_floor = floor if scenario.autoscaling.policy == "predictive" else None
+    apply_floor = floor if policy == "predictive" else None
     if apply_floor is not None and scenario.forecasting.mode != "active":
         apply_floor = None
+    if policy == "learned":
+        from simkit.learned import learned_floor
+
+        apply_floor = learned_floor(scenario, rate_rps, clock.period_s)
     state = _control_loop(scenario, clock, rate_rps, timeline, effects, apply_floor, progress)
     if progress:
         progress(0.9)

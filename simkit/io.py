@@ -8,6 +8,7 @@ leaves a half-written file.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 import tomllib
@@ -29,6 +30,7 @@ __all__ = [
     "atomic_path",
     "list_profiles",
     "load_scenario",
+    "read_prices",
     "read_toml",
     "read_trace",
     "write_frame_csv",
@@ -171,6 +173,16 @@ def read_trace(
     if isinstance(source, pd.Series):
         series = source.copy()
         where = "trace"
+    elif Path(os.fspath(source)).suffix.lower() == ".json":
+        where = os.fspath(source)
+        series = _read_prometheus_json(where)
+        per_interval = False  # query_range values are rates (e.g. rate(...[1m]))
+    elif Path(os.fspath(source)).suffix.lower() not in (".csv", ".txt", ""):
+        raise TraceError(
+            f"trace file {os.fspath(source)}: unknown format "
+            f"{Path(os.fspath(source)).suffix!r}; allowed: .csv (timestamp,value or "
+            "timestamp,rate_rps) or .json (a Prometheus query_range response)"
+        )
     else:
         where = os.fspath(source)
         try:
@@ -180,6 +192,8 @@ def read_trace(
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise TraceError(f"trace file {where} cannot be read as CSV: {reason}") from None
+        if column == "value" and "value" not in frame.columns and "rate_rps" in frame.columns:
+            column, per_interval = "rate_rps", False  # the file says it holds rates
         for needed in ("timestamp", column):
             if needed not in frame.columns:
                 raise TraceError(
@@ -272,6 +286,67 @@ def _parse_timestamps(column: pd.Series, where: str) -> pd.DatetimeIndex:
             "allowed: ISO 8601, e.g. '1995-07-01T04:00:00Z'"
         )
     return pd.DatetimeIndex(parsed)
+
+
+def _read_prometheus_json(where: str) -> pd.Series:
+    """The values of a Prometheus ``query_range`` response, summed over its series."""
+    try:
+        with open(where, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except FileNotFoundError:
+        raise TraceError(f"trace file {where} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = " ".join(str(exc).split())
+        raise TraceError(f"trace file {where} is not valid JSON: {reason}") from None
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict) or doc.get("status") != "success" or not isinstance(data, dict):
+        raise TraceError(
+            f"{where}: not a Prometheus query_range response; allowed: "
+            '{"status": "success", "data": {"resultType": "matrix", "result": [...]}}'
+        )
+    if data.get("resultType") != "matrix":
+        raise TraceError(
+            f"{where}: data.resultType = {data.get('resultType')!r}; allowed: 'matrix' "
+            "(a range query)"
+        )
+    result = data.get("result")
+    if not isinstance(result, list) or not result:
+        raise TraceError(f"{where}: data.result is empty; the query returned no series")
+    columns = []
+    for i, item in enumerate(result):
+        values = item.get("values") if isinstance(item, dict) else None
+        if not isinstance(values, list) or not values:
+            raise TraceError(f"{where}: data.result[{i}].values is missing or empty")
+        try:
+            stamps = [float(v[0]) for v in values]
+            numbers = [float(v[1]) for v in values]
+        except (TypeError, ValueError, IndexError):
+            raise TraceError(
+                f"{where}: data.result[{i}].values holds an entry that is not "
+                "[unix_seconds, \"number\"]"
+            ) from None
+        index = pd.to_datetime(np.asarray(stamps), unit="s", utc=True)
+        columns.append(pd.Series(numbers, index=index))
+    first = columns[0].index
+    for i, col in enumerate(columns[1:], start=1):
+        if not col.index.equals(first):
+            raise TraceError(
+                f"{where}: data.result[{i}] has other timestamps than data.result[0]; "
+                "allowed: series sampled at the same instants (they are summed)"
+            )
+    total = sum(col.to_numpy() for col in columns)
+    return pd.Series(total, index=first, name="value")
+
+
+def read_prices() -> pd.DataFrame:
+    """The instance price table shipped with simkit (``simkit/data/prices.csv``).
+
+    One row per provider, region and instance type with the on-demand price
+    [USD/h] and the page it comes from (``source``).
+    """
+    resource = resources.files("simkit") / "data" / "prices.csv"
+    with resource.open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh)
 
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from simkit.cost import instance_price_usd_per_h
 from simkit.effects import Incident
 from simkit.errors import SimkitError
 from simkit.scenario import Scenario
@@ -33,7 +34,7 @@ KPI_COLUMNS = {
     "max_instances": "largest provisioned instance count [count]",
     "mean_ready_instances": "mean Ready instances serving traffic [count]",
     "instance_hours": "provisioned instance-hours [h]",
-    "cost_usd": "instance_hours x cost.instance_usd_per_h [USD]",
+    "cost_usd": "instance_hours x price per instance-hour (per region for multi-cloud) [USD]",
     "downtime_s": "time in steps where at least half of the requests failed [s]",
     "incidents": "unplanned incidents: bad releases, database, region, chaos [count]",
     "mean_time_to_detect_s": "mean time from incident start to detection, 0 if none [s]",
@@ -369,7 +370,7 @@ class SimResult:
                 "max_instances": desired.max(axis=1),
                 "mean_ready_instances": self.ready_instances.mean(axis=1),
                 "instance_hours": instance_hours,
-                "cost_usd": instance_hours * self.scenario.cost.instance_usd_per_h,
+                "cost_usd": instance_hours * instance_price_usd_per_h(self.scenario),
                 **self._incident_kpis(),
                 "downtime_s": self._downtime_s(),
                 "failed_writes": self.error_breakdown.get("database", np.zeros(n_rep)),
@@ -410,7 +411,7 @@ class SimResult:
     @property
     def cost_usd(self) -> np.ndarray:
         """Instance cost accrued in each period [USD], ``[R, P]``."""
-        price = self.scenario.cost.instance_usd_per_h
+        price = instance_price_usd_per_h(self.scenario)
         return self.billed_instances * (price * self.period_s / 3600.0)
 
     def _incident_kpis(self) -> dict[str, np.ndarray]:

@@ -35,6 +35,7 @@ __all__ = [
     "Failures",
     "Forecasting",
     "Kafka",
+    "Learned",
     "Monitoring",
     "Region",
     "ScalingPolicySpec",
@@ -296,7 +297,7 @@ class Autoscaling(_Section):
     """Instance count policy: fixed, or the Kubernetes HPA on CPU utilization."""
 
     PATH: ClassVar[str] = "autoscaling"
-    policy: str = _f("fixed", choices=("fixed", "reactive", "predictive"))
+    policy: str = _f("fixed", choices=("fixed", "reactive", "predictive", "learned"))
     replicas: int = _f(1, lo=1, hi=100_000)
     """Instances at the start (and always, for ``fixed``)."""
     min_replicas: int = _f(1, lo=1, hi=100_000)
@@ -503,6 +504,34 @@ class Forecasting(_Section):
 
 
 @dataclass(frozen=True)
+class Learned(_Section):
+    """Parameters of the learned scaling policy (``autoscaling.policy = "learned"``).
+
+    The policy keeps a capacity floor under the HPA from two exponentially
+    weighted means of the observed load; its parameters are found by policy
+    search in simulation (see :mod:`simkit.learned`).
+    """
+
+    PATH: ClassVar[str] = "learned"
+    headroom: float = _f(1.2, lo=0.5, hi=5.0)
+    """Multiplier on the short-window mean load [-]."""
+    trend_gain: float = _f(1.0, lo=0.0, hi=20.0)
+    """Weight of the rise of the short over the long mean [-]."""
+    short_window_s: float = _f(300.0, lo=15.0, hi=86400.0)
+    long_window_s: float = _f(3600.0, lo=15.0, hi=7 * 86400.0)
+    target_utilization: float = _f(0.5, lo=0.05, hi=0.95)
+    """Busy fraction per instance the floor plans for [-]."""
+
+    def _check(self) -> None:
+        if self.long_window_s < self.short_window_s:
+            self._fail(
+                "long_window_s",
+                f"= {self.long_window_s:g} < short_window_s = {self.short_window_s:g}; "
+                "allowed: long_window_s >= short_window_s",
+            )
+
+
+@dataclass(frozen=True)
 class Cost(_Section):
     """Prices of what the scenario runs."""
 
@@ -545,6 +574,7 @@ class Scenario(_Section):
     kafka: Kafka = field(default_factory=Kafka)
     chaos: Chaos = field(default_factory=Chaos)
     forecasting: Forecasting = field(default_factory=Forecasting)
+    learned: Learned = field(default_factory=Learned)
     cost: Cost = field(default_factory=Cost)
     slo: Slo = field(default_factory=Slo)
 

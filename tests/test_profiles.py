@@ -57,6 +57,9 @@ DIMENSIONLESS = {
     "flash_crowd_multiplier",
     "tolerance",
     "read_fraction",
+    "headroom",  # learned policy: multiplier on the mean load
+    "trend_gain",  # learned policy: weight of the load's rise
+    "target_utilization",  # learned policy: busy fraction planned for
     "failed_fraction",  # chaos: share of requests failed on purpose
     "hit_ratio",
     "async_fraction",
