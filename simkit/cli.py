@@ -162,8 +162,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from simkit.plotting import plot_kpi_comparison, plot_timeseries
-    from simkit.report import write_report
+    from simkit import analysis
+    from simkit.plotting import (
+        plot_capacity_plan,
+        plot_error_budget,
+        plot_kpi_comparison,
+        plot_latency_distribution,
+        plot_pareto,
+        plot_timeseries,
+    )
+    from simkit.report import SLO_KPIS, findings, format_summary, write_report
 
     duration_s = _check_times(args)
     if Path(args.out).exists() and not Path(args.out).is_dir():
@@ -172,25 +180,85 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         raise SimkitError(f"scenario names must differ to be compared; got {names}")
-    kpi_frames, figures = [], {}
-    for result in _simulate_all(args, scenarios):
-        kpi_frames.append(result.kpis())
-        freq = "5min" if duration_s > 6 * 3600 else "1min"
-        figures[f"{result.scenario.name}: load, capacity, latency and errors (replication 0)"] = (
+    show = not args.quiet and sys.stderr.isatty()
+    frames, series, minute_p99, budgets = [], {}, {}, {}
+    freq = "5min" if duration_s > 6 * 3600 else "1min"
+    for scenario in scenarios:  # one result in memory at a time
+        (result,) = _simulate_all(args, [scenario])
+        frames.append(analysis.kpi_frame([result]))
+        series[f"{scenario.name}: load, capacity, latency and errors (replication 0)"] = (
             plot_timeseries(result, 0, freq=freq)
         )
+        minute_p99[scenario.name] = analysis.minute_series(result)["latency_p99_s"]
+        budgets[scenario.name] = analysis.error_budget(result)
         del result
-    kpis = pd.concat(kpi_frames).reset_index()
-    summary = summarize(kpis)
+    kpis = pd.concat(frames, ignore_index=True)
+    comparison = analysis.compare(kpis, paired=True)
+    plans, checks, fits = {}, {}, {}
+    for scenario in scenarios:
+        bar = _ProgressBar(f"plan {scenario.name}"[:14], enabled=show)
+        plan_s = min(duration_s, 86400.0)  # one weekday at most
+        peak = analysis.seasonal_peak_rps(scenario, plan_s)
+        plans[scenario.name] = analysis.capacity_plan(
+            scenario,
+            None,
+            peak,
+            load="seasonal",
+            duration=plan_s,
+            replications=min(args.replications, 16),
+            seed=args.seed,
+            progress=bar,
+        )
+        constant = analysis.capacity_plan(
+            scenario, None, peak, replications=8, seed=args.seed, curve_margin=0
+        )
+        checks[scenario.name] = (constant, analysis.analytic_instances(scenario, peak))
+        fits[scenario.name] = analysis.fit_failure_times(
+            scenario, duration="28D", replications=args.replications, seed=args.seed
+        )
+    means = kpis.groupby("scenario", sort=False).mean(numeric_only=True).reset_index()
     figures = {
-        "KPI means with 95 % confidence intervals": plot_kpi_comparison(summary),
-        **figures,
+        "KPI means with 95 % bootstrap confidence intervals": plot_kpi_comparison(
+            comparison,
+            ("slo_good_minutes_fraction", "availability", "latency_p99_s", "pages", "cost_usd"),
+        ),
+        "Per-minute p99 latency": plot_latency_distribution(
+            minute_p99, scenarios[0].slo.latency_p99_s
+        ),
+        "Error budget left over the rolling SLO window (request SLI)": plot_error_budget(budgets),
+        "Capacity plan: p99 latency of a seasonal day against the fixed instance count": (
+            plot_capacity_plan(plans)
+        ),
+        "Cost against SLO minutes violated (means per scenario)": plot_pareto(means),
+        **series,
     }
+    sentences = findings(comparison, plans, fits)
     _print_table(kpis)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print()
+        print(format_summary(comparison, SLO_KPIS).to_string())
+    for text in sentences:
+        print(f"- {text}")
+    plan_table = pd.DataFrame(
+        {
+            name: {
+                "seasonal peak [req/s]": plan.peak_rate_rps,
+                "fixed instances, seasonal day (simulated)": plan.value,
+                "share of replications meeting the SLO": plan.achieved,
+                "p99 at that share [s]": plan.latency_p99_s,
+                "cost [USD/h]": plan.cost_usd_per_h,
+                "cost [USD/month]": plan.cost_usd_per_month,
+                "fixed instances, constant peak (simulated)": checks[name][0].value,
+                "fixed instances, constant peak (Erlang C)": checks[name][1],
+            }
+            for name, plan in plans.items()
+        }
+    )
+    fit_table = pd.concat(fits, names=["scenario"])
     page = write_report(
         args.out,
         kpis=kpis.set_index(["scenario", "replication"]),
-        summary=summary,
+        summary=comparison,
         scenarios=scenarios,
         figures=figures,
         run_info={
@@ -199,6 +267,19 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             "step": str(args.step),
             "replications": str(args.replications),
             "trace": args.trace or "synthetic workload",
+            "capacity plan": (
+                "fewest fixed instances meeting the SLO in >= 95 % of "
+                f"{min(args.replications, 16)} replications of the first "
+                f"{format_duration(min(duration_s, 86400.0))} of the scenario's workload "
+                "(seasonality, noise, flash crowds), checked against Erlang C for its peak "
+                "held constant (1 h, 8 replications)"
+            ),
+            "failure fits": f"28 days, {args.replications} replications, 1 s resolution",
+        },
+        sentences=sentences,
+        tables={
+            "Capacity plan at the peak": plan_table,
+            "Failure-time fits (exponential, censored MLE)": fit_table,
         },
     )
     print(f"report: {page}")

@@ -5,15 +5,27 @@ The model never imports this module; it reads results and KPI frames only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from simkit.errors import SimkitError
 from simkit.result import SimResult
 
-__all__ = ["plot_kpi_comparison", "plot_timeseries"]
+if TYPE_CHECKING:
+    from simkit.analysis.capacity import CapacityPlan
+
+__all__ = [
+    "plot_capacity_plan",
+    "plot_error_budget",
+    "plot_kpi_comparison",
+    "plot_latency_distribution",
+    "plot_pareto",
+    "plot_timeseries",
+]
 
 
 def plot_timeseries(result: SimResult, replication: int = 0, freq: str = "5min") -> Figure:
@@ -62,26 +74,202 @@ def plot_timeseries(result: SimResult, replication: int = 0, freq: str = "5min")
 def plot_kpi_comparison(
     summary: pd.DataFrame, kpis: Sequence[str] = ("availability", "latency_p99_s", "cost_usd")
 ) -> Figure:
-    """Bar chart of KPI means per scenario with 95 % confidence intervals.
+    """Bar chart of KPI means per scenario with confidence-interval error bars.
 
     Parameters
     ----------
     summary : pandas.DataFrame
-        From :func:`simkit.analysis.summarize`: index (scenario, kpi), columns
-        ``mean``, ``ci_low``, ``ci_high``.
+        From :func:`simkit.analysis.compare` or :func:`simkit.analysis.summarize`:
+        index (scenario, kpi), columns ``mean``, ``ci_low``, ``ci_high``.
     kpis : sequence of str
-        KPIs to draw, one panel each.
+        KPIs to draw, one panel each; a panel whose means span more than two
+        decades uses a log scale.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig = Figure(figsize=(4 * len(kpis), 3.5), layout="constrained")
+    available = set(summary.index.get_level_values("kpi"))
+    missing = [k for k in kpis if k not in available]
+    if missing:
+        raise SimkitError(f"kpis = {missing} are not in the summary; allowed: {sorted(available)}")
+    fig = Figure(figsize=(3.6 * len(kpis), 3.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(kpis)))
+    colors = [f"C{i}" for i in range(summary.index.get_level_values("scenario").nunique())]
     for ax, kpi in zip(axes, kpis, strict=True):
         part = summary.xs(kpi, level="kpi")
         err = np.vstack([part["mean"] - part["ci_low"], part["ci_high"] - part["mean"]])
-        ax.bar(part.index, part["mean"], yerr=np.maximum(err, 0.0), capsize=4, color="tab:blue")
-        ax.set_title(kpi)
+        ax.bar(
+            part.index,
+            part["mean"],
+            yerr=np.maximum(err, 0.0),
+            capsize=5,
+            color=colors[: len(part)],
+        )
+        positive = part["mean"][part["mean"] > 0]
+        if len(positive) == len(part) and positive.max() / positive.min() > 100:
+            ax.set_yscale("log")
+        ax.set_title(kpi, fontsize=10)
         ax.tick_params(axis="x", rotation=20)
+    fig.suptitle("mean over replications, bars: 95 % bootstrap confidence interval", fontsize=9)
+    return fig
+
+
+def _minute_p99(source: SimResult | np.ndarray) -> np.ndarray:
+    if isinstance(source, SimResult):
+        from simkit.analysis.slo import minute_series
+
+        return minute_series(source)["latency_p99_s"]
+    return np.asarray(source, dtype=np.float64)
+
+
+def plot_latency_distribution(
+    minute_p99_s: Sequence[SimResult] | Mapping[str, SimResult | np.ndarray],
+    slo_p99_s: float | None = None,
+) -> Figure:
+    """Share of minutes whose p99 latency exceeds each value, per scenario.
+
+    Parameters
+    ----------
+    minute_p99_s : sequence of SimResult, or mapping of name to SimResult or array
+        Results, or per-minute p99 latencies [s] ``[R, M]`` (from
+        :func:`simkit.analysis.minute_series`), pooled over replications.
+    slo_p99_s : float, optional
+        SLO threshold [s] drawn as a vertical line; default the first result's.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Complementary CDF on log-log axes: at ``x``, the share of minutes with p99 > x.
+    """
+    if not isinstance(minute_p99_s, Mapping):
+        items = {r.scenario.name: r for r in minute_p99_s}
+        if slo_p99_s is None and items:
+            slo_p99_s = next(iter(items.values())).scenario.slo.latency_p99_s
+    else:
+        items = dict(minute_p99_s)
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.subplots()
+    floor = None
+    for i, (name, source) in enumerate(items.items()):
+        x = np.sort(_minute_p99(source).ravel())
+        share = 1.0 - np.arange(1, x.size + 1) / x.size
+        floor = 1.0 / x.size if floor is None else min(floor, 1.0 / x.size)
+        keep = share > 0
+        ax.step(x[keep] * 1e3, share[keep], where="post", color=f"C{i}", label=name)
+    if slo_p99_s is not None:
+        ax.axvline(slo_p99_s * 1e3, color="red", ls="--", lw=0.8, label="SLO p99")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if floor is not None:
+        ax.set_ylim(floor / 2, 1.5)
+    ax.set_xlabel("p99 latency of a minute [ms]")
+    ax.set_ylabel("share of minutes above")
+    ax.set_title("per-minute p99 latency, all replications pooled", fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def plot_error_budget(budgets: Mapping[str, pd.DataFrame]) -> Figure:
+    """Error budget left over time per scenario: median and 5-95 % band of replications.
+
+    Parameters
+    ----------
+    budgets : mapping of name to pandas.DataFrame
+        From :func:`simkit.analysis.error_budget`: time index, one column per replication.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = Figure(figsize=(10, 3.5), layout="constrained")
+    ax = fig.subplots()
+    for i, (name, frame) in enumerate(budgets.items()):
+        q = frame.quantile([0.05, 0.5, 0.95], axis=1).T * 100.0
+        ax.plot(q.index, q[0.5], color=f"C{i}", lw=1.2, label=f"{name} (median)")
+        ax.fill_between(q.index, q[0.05], q[0.95], color=f"C{i}", alpha=0.2, lw=0)
+    ax.axhline(0.0, color="red", ls="--", lw=0.8)
+    ax.set_ylabel("error budget left [%]")
+    ax.set_xlabel("time (UTC)")
+    ax.set_title("rolling-window error budget left (band: 5-95 % of replications)", fontsize=10)
+    ax.legend(loc="lower left")
+    return fig
+
+
+def plot_pareto(
+    frame: pd.DataFrame,
+    x: str = "cost_usd",
+    y: str = "slo_minutes_violated",
+    *,
+    label: str = "scenario",
+    maximize: Sequence[str] = (),
+) -> Figure:
+    """Scatter of configurations on two objectives, the non-dominated ones joined.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per configuration (e.g. means per scenario), with columns ``x``,
+        ``y`` and, optionally, ``label``.
+    x, y : str
+        Objectives (minimized unless in ``maximize``).
+    label : str
+        Column used to annotate the points.
+    maximize : sequence of str
+        Objectives where larger is better.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from simkit.analysis.pareto import pareto
+
+    front = pareto(frame, x, y, maximize=maximize, by=label)
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    ax.scatter(frame[x], frame[y], color="grey", s=25, label="configurations")
+    ax.plot(front[x], front[y], "o-", color="C3", label="Pareto front")
+    if label in frame.columns:
+        for _, row in frame.iterrows():
+            ax.annotate(str(row[label]), (row[x], row[y]), fontsize=8, xytext=(4, 4),
+                        textcoords="offset points")  # fmt: skip
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.legend()
+    return fig
+
+
+def plot_capacity_plan(plans: CapacityPlan | Mapping[str, CapacityPlan]) -> Figure:
+    """Capacity-plan curve: p99 latency (and cost) against the knob, answer marked.
+
+    Parameters
+    ----------
+    plans : CapacityPlan or mapping of name to CapacityPlan
+        From :func:`simkit.analysis.capacity_plan`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    items = {"plan": plans} if not isinstance(plans, Mapping) else dict(plans)
+    fig = Figure(figsize=(8, 4), layout="constrained")
+    ax = fig.subplots()
+    slo_s = None
+    for i, (name, plan) in enumerate(items.items()):
+        c = plan.curve
+        ax.plot(c.index, c["latency_p99_s_q"] * 1e3, "o-", color=f"C{i}",
+                label=f"{name}: p99 at {plan.probability:.0%} of replications")  # fmt: skip
+        if plan.value is not None:
+            ax.plot([plan.value], [plan.latency_p99_s * 1e3], "*", ms=16, color=f"C{i}",
+                    markeredgecolor="black", label=f"{name}: answer {plan.value}")  # fmt: skip
+        slo_s = plan.slo.latency_p99_s
+    if slo_s is not None:
+        ax.axhline(slo_s * 1e3, color="red", ls="--", lw=0.8, label="SLO p99")
+    ax.set_yscale("log")
+    knob = next(iter(items.values())).knob if items else "instances"
+    ax.set_xlabel(knob.replace("_", " "))
+    ax.set_ylabel("run p99 latency [ms]")
+    ax.legend(fontsize=8)
+    ax.grid(True, alpha=0.3)
     return fig

@@ -19,6 +19,7 @@ response times and quantiles. Invalid arguments raise :class:`simkit.errors.Simk
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -635,6 +636,7 @@ class LatencyTable:
         return float(self.rho_grid[-1])
 
 
+@functools.lru_cache(maxsize=32)
 def build_latency_table(
     max_servers: int,
     rho_max: float = 0.99,
