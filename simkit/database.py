@@ -483,8 +483,15 @@ def _interval_mask(
 
 def _station(arrival_qps: np.ndarray, service_s: float) -> np.ndarray:
     """Mean response time of one node [s], capped at ``service_s + DB_WAIT_CAP_S``."""
+    cap_s = service_s + DB_WAIT_CAP_S
+    if DB_SERVERS_PER_NODE == 1:  # M/M/1: 1 / (mu - lambda), the same as the general formula
+        mu = 1.0 / service_s
+        slack = mu - np.asarray(arrival_qps, dtype=np.float64)
+        t = np.full(slack.shape, cap_s)
+        np.divide(1.0, slack, out=t, where=slack > 1.0 / cap_s)
+        return np.minimum(t, cap_s)
     t = mean_response_time(DB_SERVERS_PER_NODE, arrival_qps, 1.0 / service_s)
-    return np.minimum(np.asarray(t, dtype=np.float64), service_s + DB_WAIT_CAP_S)
+    return np.minimum(np.asarray(t, dtype=np.float64), cap_s)
 
 
 def database_latency(

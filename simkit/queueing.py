@@ -125,6 +125,13 @@ def _out(arr: np.ndarray) -> FloatArray:
 def _erlang_b(c: FloatArray, a: FloatArray) -> FloatArray:
     """Erlang B blocking probability for validated, broadcast ``c >= 1`` and ``a >= 0``."""
     c, a = np.broadcast_arrays(c, a)
+    if c.size and c.min() == c.max() <= 2.0:
+        # Closed forms (the recursion's first steps): B(1) = a/(1+a),
+        # B(2) = a^2/2 / (1 + a + a^2/2).  Much cheaper than the incomplete gamma.
+        if c.flat[0] == 1.0:
+            return a / (1.0 + a)
+        half_sq = 0.5 * a * a
+        return half_sq / (1.0 + a + half_sq)
     out = np.zeros(c.shape)
     pos = a > 0
     if not pos.any():

@@ -101,7 +101,7 @@ def test_backend_latency_shifts_every_request():
     assert db_s.min() == pytest.approx(db_s.max())  # constant load, constant DB time
     assert db_s[0, 0] > 0.006  # two 3 ms queries plus queueing at the database
     diff = (b.kpis()["latency_p50_s"] - a.kpis()["latency_p50_s"]).to_numpy()
-    assert diff == pytest.approx(db_s[0, 0], rel=5e-3)  # shift bins are 0.5 % wide
+    assert diff == pytest.approx(db_s[0, 0], rel=1e-2)  # shift bins are 2 % wide
 
 
 def _overload_trace(base_rps: float, peak_rps: float) -> pd.Series:

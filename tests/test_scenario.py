@@ -160,7 +160,10 @@ BAD_CHANGES = {
     # bad choices
     "policy-choice": (
         {"autoscaling__policy": "learned-by-magic"},
-        ["autoscaling.policy = 'learned-by-magic'", "['fixed', 'reactive', 'predictive', 'learned']"],
+        [
+            "autoscaling.policy = 'learned-by-magic'",
+            "['fixed', 'reactive', 'predictive', 'learned']",
+        ],
     ),
     "predictive-needs-forecasting": (
         {"autoscaling__policy": "predictive", "forecasting__enabled": False},

@@ -81,7 +81,7 @@ def test_peak_scaling(tmp_path):
 def test_unknown_format(tmp_path):
     path = tmp_path / "trace.parquet"
     path.write_bytes(b"PAR1")
-    with pytest.raises(TraceError, match="unknown format '.parquet'"):
+    with pytest.raises(TraceError, match=r"unknown format '\.parquet'"):
         simkit.read_trace(path)
 
 
