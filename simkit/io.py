@@ -323,7 +323,7 @@ def _read_prometheus_json(where: str) -> pd.Series:
         except (TypeError, ValueError, IndexError):
             raise TraceError(
                 f"{where}: data.result[{i}].values holds an entry that is not "
-                "[unix_seconds, \"number\"]"
+                '[unix_seconds, "number"]'
             ) from None
         index = pd.to_datetime(np.asarray(stamps), unit="s", utc=True)
         columns.append(pd.Series(numbers, index=index))

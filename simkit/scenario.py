@@ -149,6 +149,8 @@ def _convert(path: str, value: Any, tp: Any) -> Any:
         return _convert(path, value, args[0])
     section = _section_type(tp)
     if section is not None:
+        if isinstance(value, section):  # already built (e.g. a ChaosExperiment object)
+            return value
         return section.from_dict(value, path)
     if origin is tuple:
         (item_tp, _) = typing.get_args(tp)
@@ -617,7 +619,7 @@ class Scenario(_Section):
             if section not in data or not isinstance(data[section], dict):
                 raise ScenarioError(f"{section} is not a section; cannot set {section}.{name}")
             data[section][name] = value
-        return Scenario.from_dict(data)
+        return Scenario.from_dict(_plain(data))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested data (the inverse of :meth:`from_dict`); ``None`` fields omitted."""
@@ -641,6 +643,17 @@ class Scenario(_Section):
             hit = self.cache.hit_ratio
             return db * (1.0 - hit) + self.cache.lookup_ms * 1e-3
         return db
+
+
+def _plain(obj: Any) -> Any:
+    """Section objects inside ``replace`` arguments, turned back into plain data."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _strip_none(dataclasses.asdict(obj))
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
 
 
 def _strip_none(obj: Any) -> Any:
