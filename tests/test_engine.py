@@ -234,13 +234,13 @@ def test_to_frame_and_kpis_columns():
 @pytest.mark.parametrize("profile", ["production", "experimental", "development"])
 def test_quiet_blocks_change_nothing(profile, monkeypatch):
     """The block fast path gives the same bits as simulating every period one by one."""
-    import simkit.engine as engine
+    import simkit.control as control
 
     s = simkit.load_scenario(profile).replace(
         failures__instance_mtbf_h=2.0, workload__flash_crowds_per_day=6.0
     )
     fast = simkit.simulate(s, duration="12h", replications=6, seed=9)
-    monkeypatch.setattr(engine, "_BLOCK_PERIODS", 1)
+    monkeypatch.setattr(control, "_BLOCK_PERIODS", 1)
     slow = simkit.simulate(s, duration="12h", replications=6, seed=9)
     for name in (*STEP_ARRAYS, "ready_instances", "desired_instances", "utilization"):
         assert np.array_equal(getattr(fast, name), getattr(slow, name)), name

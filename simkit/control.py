@@ -1,0 +1,254 @@
+"""The sequential part of the engine: instances, autoscaler and fluid backlog.
+
+The Python loop runs once per control period (the autoscaler's sync period),
+vectorized across replications; stretches where nothing happens are done a
+block of periods at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from simkit.autoscaling.policies import make_autoscaler
+from simkit.clock import Clock
+from simkit.effects import Effects
+from simkit.failures import FailureTimeline
+from simkit.scenario import Scenario
+
+__all__ = ["LoopOutput", "control_loop", "events_in_service"]
+
+Progress = Callable[[float], None]
+
+
+@dataclass
+class LoopOutput:
+    desired: np.ndarray  # [R, P] int32, provisioned (billed) instances
+    started: np.ndarray  # [R, P] int32, instances past start-up (slots 0..started-1)
+    ready: np.ndarray  # [R, P] int32, Ready instances serving the period
+    backlog0: np.ndarray  # [R, P] float64, fluid backlog at period start [requests]
+    utilization: np.ndarray  # [R, P] float64, busy fraction of the ready servers
+
+
+#: Periods handled by one vectorized pass when nothing happens (5 minutes at 15 s).
+_BLOCK_PERIODS = 20
+#: Periods simulated one by one after a block that is not quiet, before trying again.
+_FALLBACK_PERIODS = 4
+
+
+class _Loop:
+    """State of the sequential part, advanced one period (or one quiet block) at a time.
+
+    Pods are started in LIFO order by slot: slots ``0..started-1`` run, the newest
+    ``not_started`` slots are still starting, and a scale-down removes starting pods
+    first (as a ReplicaSet does), then the newest running ones.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        clock: Clock,
+        rate_rps: np.ndarray,
+        timeline: FailureTimeline,
+        effects: Effects,
+        floor: np.ndarray | None = None,
+    ) -> None:
+        a = scenario.autoscaling
+        svc = scenario.service
+        n_rep, n_per = rate_rps.shape
+        self.n_rep, self.n_per = n_rep, n_per
+        self.period_s = clock.period_s
+        mu = scenario.service_rate_rps
+        workers = scenario.servers_per_instance
+        self.autoscaler = make_autoscaler(scenario, n_rep)
+        self.startup_periods = math.ceil(a.startup_s / clock.period_s - 1e-9)
+        self.ring = self.startup_periods + 1
+        self.lag_periods = round(a.metric_lag_s / clock.period_s)
+        # Requests one Ready instance serves, and holds queued at most, per period.
+        self.cap_per_ready = workers * mu * clock.period_s
+        self.limit_per_ready = min(
+            float(svc.queue_limit_per_instance), workers * mu * svc.timeout_s
+        )
+        self.timeline = timeline
+        self.offered = np.ascontiguousarray(rate_rps.T) * clock.period_s  # [P, R]
+        self.desired = np.empty((n_per, n_rep), dtype=np.int32)
+        self.started = np.empty((n_per, n_rep), dtype=np.int32)
+        self.ready = np.empty((n_per, n_rep), dtype=np.int32)
+        self.backlog0 = np.empty((n_per, n_rep))
+        self.util = np.zeros((n_per, n_rep))
+        self.spec = np.full(n_rep, a.replicas, dtype=np.int64)
+        self.starting = np.zeros((self.ring, n_rep), dtype=np.int64)  # by ring slot
+        self.not_started = np.zeros(n_rep, dtype=np.int64)
+        self.backlog = np.zeros(n_rep)
+        self._no_down = np.zeros(n_rep, dtype=np.int64)
+        # Instances taken out by deployments, regions or chaos, and where they are.
+        forced = effects.instances_down
+        self.forced_down = None if forced is None else np.ascontiguousarray(forced.T)
+        busy = np.zeros(n_per + 1, dtype=np.int64)
+        if forced is not None:
+            busy[1:] = np.cumsum(forced.any(axis=0))
+        self._forced_cum = busy
+        # Predictive scaling: the floor requested at the end of each period.
+        self.floor = None if floor is None else np.ascontiguousarray(floor.T)
+        self._steps = np.arange(_BLOCK_PERIODS)
+
+    def sample(self, periods: np.ndarray | int) -> np.ndarray:
+        """Busy fraction the HPA sees at the end of ``periods`` (metric lag applied)."""
+        return np.minimum(self.util[np.maximum(periods - self.lag_periods, 0)], 1.0)
+
+    def quiet_block(self, p: int) -> bool:
+        """Advance ``_BLOCK_PERIODS`` periods at once if nothing happens in them.
+
+        Quiet means: no pod starting, no backlog, no overload, no rescale.  Crashed
+        instances may come and go (their slots are known in advance).
+        """
+        end = p + _BLOCK_PERIODS
+        if end > self.n_per or self.not_started.any() or self.backlog.any():
+            return False
+        if self._forced_cum[end] != self._forced_cum[p]:
+            return False
+        spec = self.spec
+        tl = self.timeline
+        lo, hi = tl.down_ptr[p], tl.down_ptr[end]
+        if hi > lo:
+            rows = tl.down_rep[lo:hi]
+            hit = tl.down_slot[lo:hi] < spec[rows]
+            cell = (tl.down_period[lo:hi][hit] - p) * self.n_rep + rows[hit]
+            down = np.bincount(cell, minlength=_BLOCK_PERIODS * self.n_rep)
+            ready = spec - down.reshape(_BLOCK_PERIODS, self.n_rep)
+        else:
+            ready = np.broadcast_to(spec, (_BLOCK_PERIODS, self.n_rep))
+        cap = ready * self.cap_per_ready
+        offered = self.offered[p:end]
+        if not (offered <= cap).all() or not (cap > 0).all():
+            return False
+        if self.floor is not None and (self.floor[p:end] > spec).any():
+            return False
+        self.util[p:end] = offered / cap
+        if self.autoscaler is not None and not self.autoscaler.sync_block(
+            now_s=(p + 1 + self._steps) * self.period_s,
+            spec_replicas=spec,
+            ready_pods=ready,
+            busy_fraction=self.sample(p + self._steps),
+        ):
+            return False
+        self.desired[p:end] = spec
+        self.started[p:end] = spec
+        self.ready[p:end] = ready
+        self.backlog0[p:end] = 0.0
+        return True
+
+    def period(self, p: int) -> None:
+        """Advance one period: pods, fluid backlog, autoscaler sync at its end."""
+        j = p % self.ring
+        if self.startup_periods:
+            self.not_started -= self.starting[j]
+            self.starting[j] = 0
+        spec = self.spec
+        started = spec - self.not_started
+        tl = self.timeline
+        lo, hi = tl.down_ptr[p], tl.down_ptr[p + 1]
+        if hi > lo:
+            rows = tl.down_rep[lo:hi]
+            hit = tl.down_slot[lo:hi] < started[rows]
+            down = np.bincount(rows[hit], minlength=self.n_rep)
+        else:
+            down = self._no_down
+        if self.forced_down is not None:
+            down = down + self.forced_down[p]
+        ready = np.maximum(started - down, 0)
+
+        # Fluid backlog over the period: linear, capped by the queue limit and timeout.
+        cap = ready * self.cap_per_ready
+        limit = ready * self.limit_per_ready
+        backlog = np.minimum(self.backlog, limit)
+        self.backlog0[p] = backlog
+        load = self.offered[p] + backlog
+        np.divide(load, cap, out=self.util[p], where=cap > 0)
+        self.backlog = np.clip(load - cap, 0.0, limit)
+        self.desired[p] = spec
+        self.started[p] = started
+        self.ready[p] = ready
+
+        if self.autoscaler is None:
+            return
+        new_spec = self.autoscaler.sync(
+            now_s=(p + 1) * self.period_s,
+            spec_replicas=spec,
+            ready_pods=ready,
+            unready_pods=spec - ready,
+            busy_fraction=self.sample(p),
+        )
+        if self.floor is not None:
+            new_spec = np.maximum(new_spec, self.floor[p])
+        delta = new_spec - spec
+        if not delta.any():
+            return
+        grow = np.maximum(delta, 0)
+        self.starting[j] += grow  # Ready at p + ring, which maps to ring slot j again
+        self.not_started += grow
+        shrink = np.maximum(-delta, 0)
+        if shrink.any():
+            for age in range(self.ring):  # starting pods go first, newest first
+                idx = (j - age) % self.ring
+                take = np.minimum(shrink, self.starting[idx])
+                self.starting[idx] -= take
+                self.not_started -= take
+                shrink -= take
+        self.spec = new_spec
+
+
+def control_loop(
+    scenario: Scenario,
+    clock: Clock,
+    rate_rps: np.ndarray,
+    timeline: FailureTimeline,
+    effects: Effects,
+    floor: np.ndarray | None,
+    progress: Progress | None,
+) -> LoopOutput:
+    """Sequential part: instances, autoscaler and fluid backlog, one period at a time.
+
+    Stretches where nothing happens (every pod Ready, no crash, no backlog, no overload,
+    no rescale) are done a block of periods at a time; ``_BLOCK_PERIODS = 1`` would give
+    the same arrays, only slower (a test checks this).
+    """
+    loop = _Loop(scenario, clock, rate_rps, timeline, effects, floor)
+    n_per = loop.n_per
+    report_every = max(n_per // 50, 1)
+    next_report = 0
+    p = 0
+    while p < n_per:
+        if _BLOCK_PERIODS > 1 and loop.quiet_block(p):
+            p += _BLOCK_PERIODS
+        else:
+            stop = min(p + _FALLBACK_PERIODS, n_per)
+            for q in range(p, stop):
+                loop.period(q)
+            p = stop
+        if progress and p >= next_report:
+            progress(0.1 + 0.8 * p / n_per)
+            next_report = p + report_every
+    return LoopOutput(
+        desired=np.ascontiguousarray(loop.desired.T),
+        started=np.ascontiguousarray(loop.started.T),
+        ready=np.ascontiguousarray(loop.ready.T),
+        backlog0=np.ascontiguousarray(loop.backlog0.T),
+        utilization=np.minimum(np.ascontiguousarray(loop.util.T), 1.0),
+    )
+
+
+def events_in_service(
+    rep: np.ndarray, slot: np.ndarray, period: np.ndarray, started: np.ndarray
+) -> np.ndarray:
+    """Count events ``(rep, slot, period)`` on slots that were running, as ``[R, P]``."""
+    n_rep, n_per = started.shape
+    inside = period < n_per
+    rep, slot, period = rep[inside], slot[inside], period[inside]
+    live = slot < started[rep, period]
+    counts = np.zeros(n_rep * n_per)
+    np.add.at(counts, rep[live] * n_per + period[live], 1)
+    return counts.reshape(n_rep, n_per).astype(np.int32)

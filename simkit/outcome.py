@@ -1,0 +1,334 @@
+"""The whole-array part of the engine: errors, backlog and latency, per step.
+
+Periods in M/M/c steady state are handled per period; overloaded periods and
+those touched by a failure window get values per step (the step overlay).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from simkit import queueing
+from simkit.clock import Clock
+from simkit.control import LoopOutput, events_in_service
+from simkit.effects import Effects, FailureWindow
+from simkit.failures import FailureTimeline
+from simkit.result import SimResult, StepOverlay
+from simkit.scenario import Scenario
+
+__all__ = ["finish"]
+
+#: run-level quantiles (shift plus M/M/c time) by less.
+_SHIFT_FLOOR_S = 1e-4
+_SHIFT_LOG_STEP = 0.02
+_SHIFT_CODES = 8192
+
+
+def _window_steps(
+    windows: tuple[FailureWindow, ...], clock: Clock, n_rep: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Failure windows as (replication, step, fraction, cause index) per covered step.
+
+    A step partly covered fails the covered share of its requests; overlapping
+    windows add up (capped at 1 by the caller).
+    """
+    reps, steps, fracs, causes = [], [], [], []
+    names: list[str] = []
+    dt = clock.step_s
+    for w in windows:
+        first = max(int(np.floor(w.start_s / dt)), 0)
+        last = min(int(np.ceil(w.end_s / dt)), clock.n_steps)
+        if last <= first:
+            continue
+        idx = np.arange(first, last)
+        cover = (np.minimum((idx + 1) * dt, w.end_s) - np.maximum(idx * dt, w.start_s)) / dt
+        rows = np.arange(n_rep) if w.replication < 0 else np.array([w.replication])
+        if w.cause not in names:
+            names.append(w.cause)
+        reps.append(np.repeat(rows, idx.size))
+        steps.append(np.tile(idx, rows.size))
+        fracs.append(np.tile(np.clip(cover, 0.0, 1.0) * w.fraction, rows.size))
+        causes.append(np.full(rows.size * idx.size, names.index(w.cause)))
+    if not reps:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0), empty, names
+    return (
+        np.concatenate(reps),
+        np.concatenate(steps),
+        np.concatenate(fracs),
+        np.concatenate(causes),
+        names,
+    )
+
+
+def finish(
+    scenario: Scenario,
+    clock: Clock,
+    rate_rps: np.ndarray,
+    arrivals: np.ndarray,
+    loop: LoopOutput,
+    timeline: FailureTimeline,
+    effects: Effects,
+    seed: int,
+) -> SimResult:
+    """Whole-array part: errors, backlog and latency per step; KPIs' raw material.
+
+    Work is done per period wherever the period is in M/M/c steady state, and
+    per step only in the periods that are overloaded or touched by a failure
+    window (the step overlay).
+    """
+    svc = scenario.service
+    n_rep, n_per = rate_rps.shape
+    k = clock.steps_per_period
+    dt = clock.step_s
+    mu = scenario.service_rate_rps
+    timeout_s = svc.timeout_s
+    backend_s = np.zeros((n_rep, n_per))
+    if effects.latency_s is not None:
+        backend_s = backend_s + effects.latency_s  # cache, database, injected latency
+    servers = loop.ready.astype(np.int64) * scenario.servers_per_instance
+    cap_rps = servers * mu
+    limit = loop.ready * min(
+        float(svc.queue_limit_per_instance), scenario.servers_per_instance * mu * timeout_s
+    )
+
+    table = queueing.build_latency_table(max(int(servers.max()), 1))
+    rho_max = table.rho_max
+    drift = rate_rps - cap_rps  # [1/s]
+    overloaded = (loop.backlog0 > 0) | (drift > 0)
+    rho = np.divide(rate_rps, cap_rps, out=np.zeros_like(rate_rps), where=cap_rps > 0)
+    rho_q = np.where(overloaded, rho_max, np.minimum(rho, rho_max))
+    q_mu, _ = queueing.table_lookup(table, np.maximum(servers, 1), rho_q)
+    q_period_s = np.minimum(q_mu / mu + backend_s[:, :, None], timeout_s)  # [R, P, 3]
+    q_period_s[servers == 0] = timeout_s
+
+    # Requests slower than the timeout in stable periods are errors too.  The tail is
+    # below exp(-min(mu, c mu - lambda) t / 2) (wait and service each over t / 2); where
+    # that bound is under 1e-30 the tail is 0 to float64 precision of the counts.
+    tail = np.zeros((n_rep, n_per))
+    budget = np.maximum(timeout_s - backend_s, 0.0)
+    stable = ~overloaded & (servers > 0)
+    decay = np.minimum(mu, cap_rps - rate_rps) * budget / 2.0
+    relevant = stable & (decay < 69.0)
+    if relevant.any():
+        tail[relevant] = 1.0 - queueing.response_time_cdf(
+            budget[relevant], servers[relevant], rate_rps[relevant], mu
+        )
+
+    # Requests lost when an instance crashes: in flight, and routed to it until the
+    # load balancer notices; they fail during the following period.
+    crashes = events_in_service(
+        timeline.crash_rep, timeline.crash_slot, timeline.crash_period, loop.started
+    )
+    repairs = events_in_service(
+        timeline.repair_rep, timeline.repair_slot, timeline.repair_period, loop.started
+    )
+    per_instance_rps = np.divide(
+        rate_rps, loop.ready, out=np.zeros_like(rate_rps), where=loop.ready > 0
+    )
+    in_flight = scenario.servers_per_instance * rho_q
+    lost = crashes * (in_flight + per_instance_rps * scenario.failures.detection_s)
+    crash_frac = np.zeros((n_rep, n_per))
+    offered_next = rate_rps[:, 1:] * clock.period_s
+    np.divide(lost[:, :-1], offered_next, out=crash_frac[:, 1:], where=offered_next > 0)
+
+    # Error fractions per period by cause (steady state), scaled down together where
+    # they would add up to more than every request.
+    fractions = {"slow_timeout": tail, "crash": crash_frac}
+    for cause, f in effects.error_fraction.items():
+        fractions[cause] = fractions.get(cause, 0.0) + f
+    frac = sum(fractions.values())
+    scale = 1.0 / np.maximum(frac, 1.0)
+    frac = np.minimum(frac, 1.0)
+    per_period = arrivals.reshape(n_rep, n_per, k).sum(axis=2, dtype=np.float64)
+
+    # Periods resolved step by step: overloaded ones and those a failure window touches.
+    w_rep, w_step, w_frac, w_cause, w_names = _window_steps(effects.windows, clock, n_rep)
+    stepwise = overloaded.copy()
+    stepwise[w_rep, w_step // k] = True
+    steady = ~stepwise
+    breakdown = {"unavailable": np.zeros(n_rep), "overload": np.zeros(n_rep)}
+    for cause in (*fractions, *w_names):
+        breakdown.setdefault(cause, np.zeros(n_rep))
+    for cause, f in fractions.items():
+        breakdown[cause] += (per_period * f * scale * steady).sum(axis=1)
+    errors_period = per_period * frac
+    served_period = per_period - errors_period
+
+    ri, pi = np.nonzero(stepwise)
+    row_of = np.full((n_rep, n_per), -1, dtype=np.int64)
+    row_of[ri, pi] = np.arange(ri.size)
+    arr_ov = arrivals.reshape(n_rep, n_per, k)[ri, pi].astype(np.float64)  # [n, k]
+    over_ov = overloaded[ri, pi][:, None]
+    b0 = loop.backlog0[ri, pi][:, None]
+    lim = limit[ri, pi][:, None]
+    path = b0 + drift[ri, pi][:, None] * (np.arange(k + 1)[None, :] * dt)
+    path = np.where(over_ov, path, 0.0)
+    dropped = np.diff(np.maximum(path - lim, 0.0), axis=1)  # requests per step
+    offered_step = rate_rps[ri, pi][:, None] * dt
+    drop = np.clip(
+        np.divide(dropped, offered_step, out=np.ones_like(dropped), where=offered_step > 0),
+        0.0,
+        1.0,
+    )
+    drop = np.where(over_ov, drop, 0.0)
+    window = np.zeros((ri.size, len(w_names), k))
+    if w_rep.size:
+        np.add.at(window, (row_of[w_rep, w_step // k], w_cause, w_step % k), w_frac)
+    total = drop + window.sum(axis=1) + sum(f[ri, pi][:, None] for f in fractions.values())
+    sc = 1.0 / np.maximum(total, 1.0)
+    err_ov = arr_ov * np.minimum(total, 1.0)
+    errors_period[ri, pi] = err_ov.sum(axis=1)
+    served_ov = arr_ov - err_ov
+    served_period[ri, pi] = served_ov.sum(axis=1)
+    down = (servers[ri, pi] == 0)[:, None]
+    np.add.at(breakdown["unavailable"], ri, (arr_ov * drop * sc * down).sum(axis=1))
+    np.add.at(breakdown["overload"], ri, (arr_ov * drop * sc * ~down).sum(axis=1))
+    for cause, f in fractions.items():
+        np.add.at(breakdown[cause], ri, (arr_ov * f[ri, pi][:, None] * sc).sum(axis=1))
+    for c, cause in enumerate(w_names):
+        np.add.at(breakdown[cause], ri, (arr_ov * window[:, c] * sc).sum(axis=1))
+    level = np.clip(path[:, 1:], 0.0, lim)
+    c_ov = cap_rps[ri, pi][:, None]
+    wait_ov = np.divide(level, c_ov, out=np.full_like(level, timeout_s), where=c_ov > 0)
+    latency_ov = np.minimum(q_period_s[ri, pi][:, None, :] + wait_ov[:, :, None], timeout_s)
+
+    run_latency = _run_latency_quantiles(
+        scenario,
+        table,
+        servers,
+        rho_q,
+        backend_s,
+        stepwise,
+        served_period,
+        (ri, pi, np.where(over_ov, wait_ov, 0.0), served_ov, over_ov[:, 0]),
+    )
+    billed = loop.desired
+    if effects.extra_instances is not None:
+        billed = (loop.desired + effects.extra_instances).astype(np.int32)
+    return SimResult(
+        scenario=scenario,
+        seed=seed,
+        start=clock.start,
+        step_s=clock.step_s,
+        period_s=clock.period_s,
+        arrivals=arrivals,
+        rate_rps=rate_rps,
+        desired_instances=loop.desired,
+        billed_instances=billed,
+        ready_instances=loop.ready,
+        utilization=loop.utilization,
+        crashes=crashes,
+        repairs=repairs,
+        capacity_rps=cap_rps,
+        overloaded=overloaded,
+        error_fraction=frac.astype(np.float32),
+        errors_period=errors_period,
+        latency_period_s=q_period_s.astype(np.float32),
+        overlay=StepOverlay(
+            replication=ri,
+            period=pi,
+            errors=err_ov.astype(np.float32),
+            backlog=level.astype(np.float32),
+            latency_s=latency_ov.astype(np.float32),
+        ),
+        error_breakdown=breakdown,
+        run_latency_s=run_latency,
+        incidents=effects.incidents,
+    )
+
+
+def _split_on_grid(grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the grid node left of ``x`` and the weight of the right node."""
+    i = np.clip(np.searchsorted(grid, x, side="right") - 1, 0, grid.size - 2)
+    w = np.clip((x - grid[i]) / (grid[i + 1] - grid[i]), 0.0, 1.0)
+    return i, w
+
+
+def _run_latency_quantiles(
+    scenario: Scenario,
+    table: queueing.LatencyTable,
+    servers: np.ndarray,
+    rho_q: np.ndarray,
+    backend_s: np.ndarray,
+    stepwise: np.ndarray,
+    served_period: np.ndarray,
+    steps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Quantiles (p50, p95, p99) of the request-weighted latency of each replication.
+
+    The run's latency distribution is a mixture over periods (and, where periods are
+    resolved step by step, over steps) of M/M/c response-time distributions, each
+    shifted by the backend latency and any fluid wait.  Components are merged on the
+    latency table's utilization grid (weights split linearly between the two
+    neighbouring nodes) and on a log grid of shifts (2 % wide bins), then the
+    mixture quantile is solved by bisection for all replications at once.
+    """
+    mu = scenario.service_rate_rps
+    timeout_s = scenario.service.timeout_s
+    n_rep = servers.shape[0]
+    rho_grid = table.rho_grid
+    n_rho = rho_grid.size
+
+    ri, pi, wait, served, _over = steps
+    k = wait.shape[1] if wait.ndim == 2 else 1
+    # Steady periods: one component each; step-resolved periods: one per step.
+    steady = ~stepwise & (servers > 0) & (served_period > 0)
+    r_s, p_s = np.nonzero(steady)
+    rows = [r_s, np.repeat(ri, k)]
+    cs = [servers[r_s, p_s], np.repeat(servers[ri, pi], k)]
+    rhos = [rho_q[r_s, p_s], np.repeat(rho_q[ri, pi], k)]
+    shifts = [backend_s[r_s, p_s], (backend_s[ri, pi][:, None] + wait).ravel()]
+    weights = [served_period[r_s, p_s], served.ravel()]
+    row = np.concatenate(rows)
+    c = np.concatenate(cs)
+    rho = np.concatenate(rhos)
+    shift = np.concatenate(shifts)
+    wt = np.concatenate(weights)
+    keep = (c > 0) & (wt > 0)
+    row, c, rho, shift, wt = row[keep], c[keep], rho[keep], shift[keep], wt[keep]
+    out = np.full((n_rep, len(table.quantiles)), timeout_s)
+    if row.size == 0:
+        return out
+    i, w = _split_on_grid(rho_grid, rho)
+    shift_code = np.round(np.log1p(shift / _SHIFT_FLOOR_S) / _SHIFT_LOG_STEP).astype(np.int64)
+    c_span = int(c.max()) + 1
+    base = (row * c_span + c) * n_rho
+    codes = np.concatenate([(base + i) * _SHIFT_CODES, (base + i + 1) * _SHIFT_CODES])
+    codes += np.concatenate([shift_code, shift_code])
+    parts = np.concatenate([wt * (1.0 - w), wt * w])
+    nonzero = parts > 0
+    inv, uniq = pd.factorize(codes[nonzero], sort=True)  # hashing: faster than a sort
+    comp_w = np.bincount(inv, weights=parts[nonzero])
+    comp_shift = np.expm1((uniq % _SHIFT_CODES) * _SHIFT_LOG_STEP) * _SHIFT_FLOOR_S
+    rest = uniq // _SHIFT_CODES
+    comp_rho = rho_grid[rest % n_rho]
+    rest //= n_rho
+    comp_c = (rest % c_span).astype(np.float64)
+    comp_row = rest // c_span
+    # Pad to one row of components per replication.
+    counts = np.bincount(comp_row, minlength=n_rep)
+    width = int(counts.max())
+    slot = np.arange(uniq.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    grid_w = np.zeros((n_rep, width))
+    grid_c = np.ones((n_rep, width))
+    grid_rho = np.zeros((n_rep, width))
+    grid_shift = np.zeros((n_rep, width))
+    grid_w[comp_row, slot] = comp_w
+    grid_c[comp_row, slot] = comp_c
+    grid_rho[comp_row, slot] = comp_rho
+    grid_shift[comp_row, slot] = comp_shift
+    has = grid_w.sum(axis=1) > 0
+    if has.any():
+        levels = np.asarray(table.quantiles)[:, None]
+        quant = queueing.mixture_quantile(
+            levels,
+            grid_w[has][None],
+            grid_c[has][None],
+            (grid_rho * grid_c * mu)[has][None],
+            mu,
+            grid_shift[has][None],
+        )  # [n_q, n_has]
+        out[has] = np.minimum(np.asarray(quant).T, timeout_s)
+    return out
