@@ -34,9 +34,11 @@ class LoopOutput:
 
 
 #: Periods handled by one vectorized pass when nothing happens (5 minutes at 15 s).
+#: At most the HPA's history slots minus 2 (21 for a 300 s window at 15 s syncs), or
+#: ``VectorHPA.sync_block`` declines every block.
 _BLOCK_PERIODS = 20
 #: Periods simulated one by one after a block that is not quiet, before trying again.
-_FALLBACK_PERIODS = 4
+_FALLBACK_PERIODS = 8
 
 
 class _Loop:
