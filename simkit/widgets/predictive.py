@@ -3,8 +3,8 @@
 A *policy* is a function ``Scenario -> Scenario`` that sets the autoscaling
 policy on a base scenario; :data:`POLICIES` holds the ones simkit has
 (``reactive``: the Kubernetes HPA; ``predictive``: a forecast floor under the
-HPA).  A learned policy is added by registering one more entry — nothing else
-changes: :func:`compute_policies` gives it a row, the figure a colour.
+HPA; ``learned``: a floor from load averages found by policy search).  Another
+policy is one more entry: :func:`compute_policies` gives it a row, the figure a colour.
 
 :func:`compute_policies` runs every policy on the same load and seed (common
 random numbers); :func:`pareto_sweep` sweeps the HPA target utilization per
@@ -57,9 +57,17 @@ def _predictive(scenario: Scenario) -> Scenario:
     )
 
 
-#: Policy name -> scenario transform.  Register a learned policy here (or pass
-#: ``policies={...}``) once it exists; it is not faked.
-POLICIES: dict[str, Policy] = {"reactive": _reactive, "predictive": _predictive}
+def _learned(scenario: Scenario) -> Scenario:
+    return scenario.replace(autoscaling__policy="learned", forecasting__enabled=False)
+
+
+#: Policy name -> scenario transform (``learned``: the floor trained by policy search in
+#: simulation, :mod:`simkit.learned`, with the profile's ``[learned]`` parameters).
+POLICIES: dict[str, Policy] = {
+    "reactive": _reactive,
+    "predictive": _predictive,
+    "learned": _learned,
+}
 
 #: KPIs per policy (means over replications).
 KPIS = (
