@@ -105,15 +105,15 @@ def test_predictive_floor_after_day_one():
 
 
 def test_policies_are_a_registry():
-    """A further policy (e.g. the learned one, when it exists) is one more entry."""
-    assert set(POLICIES) == {"reactive", "predictive"}
+    """A further policy is one more entry; the learned policy is registered like the others."""
+    assert set(POLICIES) == {"reactive", "predictive", "learned"}
     fixed = {
         "fixed-6": lambda s: s.replace(
             autoscaling__policy="fixed", autoscaling__replicas=6, forecasting__enabled=False
         )
     }
     out = compute_policies(policies={**POLICIES, **fixed}, duration="1D", replications=1)
-    assert list(out.kpis.index) == ["reactive", "predictive", "fixed-6"]
+    assert list(out.kpis.index) == ["reactive", "predictive", "learned", "fixed-6"]
     assert out.kpis.loc["fixed-6", "mean_instances"] == pytest.approx(6.0)
 
 
