@@ -10,7 +10,8 @@ Prints figures; nothing here is asserted.  Run with
    ``../shared/traces/nasa_http_1995_1min.csv`` is absent) and on a synthetic
    series with known daily + weekly seasonality.
 2. Per-decision inference time of each forecaster: ``update`` one point then
-   ``predict(10)`` — median and p99 over many decisions [ms].
+   ``predict(10)`` — median and p99 over many decisions [ms]; and of each
+   scaling policy (HPA reconcile, predictive floor, learned floor).
 3. Anomaly detection on injected faults: precision, recall, detection delay.
 """
 
@@ -106,6 +107,65 @@ def decision_times_ms(series: np.ndarray, decisions: int = 2000) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def policy_decision_times_ms(decisions: int = 2000) -> pd.DataFrame:
+    """Time of one scaling decision per policy [ms] (one replication, or amortised)."""
+    from simkit.autoscaling.hpa_vec import HPAConfig, VectorHPA
+    from simkit.learned import learned_floor
+    from simkit.predictive import target_rate_per_instance_rps
+
+    scenario = simkit.load_scenario("production")
+    rows = []
+    for n_rep in (1, 32):
+        hpa = VectorHPA(
+            HPAConfig(min_replicas=3, max_replicas=12, target_utilization_percent=60), n_rep
+        )
+        spec = np.full(n_rep, 3, dtype=np.int64)
+        zero = np.zeros(n_rep, dtype=np.int64)
+        usage = np.full(n_rep, 900, dtype=np.int64)
+        times = np.empty(decisions)
+        for i in range(decisions):
+            t0 = time.perf_counter()
+            spec = hpa.sync((i + 1) * 15.0, spec, spec, zero, usage, 500)
+            times[i] = time.perf_counter() - t0
+        rows.append(
+            {
+                "policy": f"reactive HPA sync, {n_rep} replication(s) at once",
+                "median_ms": 1e3 * np.median(times),
+                "p99_ms": 1e3 * np.quantile(times, 0.99),
+            }
+        )
+    series = synthetic_series()
+    model = ProfileLevel().fit(series[: 14 * DAY])
+    per_instance = target_rate_per_instance_rps(scenario)
+    times = np.empty(decisions)
+    for i in range(decisions):
+        t0 = time.perf_counter()
+        model.update(series[14 * DAY + i])
+        floor = int(np.ceil(model.predict(6).mean[-1] / 60.0 / per_instance))
+        times[i] = time.perf_counter() - t0
+    del floor
+    rows.append(
+        {
+            "policy": "predictive: forecaster update + predict + floor",
+            "median_ms": 1e3 * np.median(times),
+            "p99_ms": 1e3 * np.quantile(times, 0.99),
+        }
+    )
+    learned = scenario.replace(autoscaling__policy="learned")
+    rate = np.tile(series[None, :] / 60.0, (1, 4))  # 15 s periods from the minute series
+    t0 = time.perf_counter()
+    learned_floor(learned, rate, 15.0)
+    per = 1e3 * (time.perf_counter() - t0) / rate.shape[1]
+    rows.append(
+        {
+            "policy": "learned floor (amortised over a whole run)",
+            "median_ms": per,
+            "p99_ms": float("nan"),
+        }
+    )
+    return pd.DataFrame(rows)
+
+
 def _init_kwargs(model) -> dict:
     import dataclasses
 
@@ -173,6 +233,8 @@ def main() -> None:
     timing_series = sets[next(iter(sets))]
     print("\n== Per-decision time: update(1 point) + predict(10 steps) [ms]")
     print(decision_times_ms(timing_series).to_string(index=False))
+    print("\n== Per-decision time of the scaling policies [ms] (the architecture promises < 50)")
+    print(policy_decision_times_ms().to_string(index=False))
     print("\n== Anomaly detection on injected faults (step, spike, ramp; up or down)")
     print(anomaly_scores().to_string(index=False))
 
