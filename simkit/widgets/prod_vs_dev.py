@@ -200,12 +200,15 @@ def draw_prod_vs_dev(
         "mean_instances": lambda v: f"{v:.3g}",
         "cost_usd": lambda v: f"{v:.3g} USD",
     }
-    cells = [[fmt(kpis.loc[n, k]) for n in kpis.index] for k, fmt in rows.items()]
+    labels = ["availability", "p99 latency", "SLO minutes", "downtime", "instances", "cost"]
+    cells = [
+        [label, *(fmt(kpis.loc[n, k]) for n in kpis.index)]
+        for label, (k, fmt) in zip(labels, rows.items(), strict=True)
+    ]
     table = ax_tab.table(
         cellText=cells,
-        rowLabels=["availability", "p99 latency", "SLO minutes", "downtime", "instances", "cost"],
-        colLabels=list(kpis.index),
-        bbox=(0.4, 0.1, 0.6, 0.8),
+        colLabels=["", *kpis.index],
+        bbox=(0.0, 0.1, 1.0, 0.8),
     )
     table.auto_set_font_size(False)
     table.set_fontsize(9)
