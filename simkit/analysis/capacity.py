@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from simkit import queueing
+from simkit.cost import instance_price_usd_per_h
 from simkit.engine import DEFAULT_START, simulate
 from simkit.errors import SimkitError
 from simkit.scenario import Scenario, Slo
@@ -345,7 +346,7 @@ def capacity_plan(
     duration = duration if duration is not None else ("1h" if load == "constant" else "1D")
     duration_s = parse_duration(duration, name="duration")
     planned = _planning_scenario(scenario, float(peak_rate_rps), load, duration_s)
-    price = scenario.cost.instance_usd_per_h
+    price = instance_price_usd_per_h(scenario)
     cache: dict[int, dict[str, float]] = {}
 
     def evaluate(value: int) -> bool:

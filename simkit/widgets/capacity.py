@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from simkit.analysis import CapacityPlan, analytic_instances, capacity_plan
+from simkit.cost import instance_price_usd_per_h
 from simkit.io import load_scenario
 from simkit.plotting import plot_capacity_plan
 from simkit.widgets._base import Dashboard
@@ -74,7 +75,7 @@ def compute_capacity(
         replications=replications,
         seed=seed,
     )
-    price = scenario.cost.instance_usd_per_h
+    price = instance_price_usd_per_h(scenario)
     summary = pd.DataFrame(
         {
             "instances": [analytic, plan.value],
