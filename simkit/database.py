@@ -62,14 +62,13 @@ region, since :mod:`simkit.regions` already fails the region's own requests.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from simkit.detection import detection_delay_s
-from simkit.effects import Effects, FailureWindow, Incident
+from simkit.effects import Effects, FailureWindow, Incident, check_model_inputs
 from simkit.errors import SimkitError
 from simkit.queueing import mean_response_time
 from simkit.scenario import Scenario
@@ -127,22 +126,7 @@ INCIDENT_COLUMNS = {
 def _check_args(
     scenario: Scenario, rate_rps: object, period_s: object, seeds: object | None
 ) -> tuple[np.ndarray, float]:
-    if not isinstance(scenario, Scenario):
-        raise SimkitError(f"scenario must be a simkit.Scenario, got {type(scenario).__name__}")
-    try:
-        rate = np.asarray(rate_rps, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise SimkitError("rate_rps must be a numeric array [replications, periods]") from None
-    if rate.ndim != 2 or rate.shape[1] == 0:
-        raise SimkitError(
-            f"rate_rps must be a 2-D array [replications, periods], got shape {rate.shape}"
-        )
-    if not np.all(np.isfinite(rate)) or np.any(rate < 0):
-        raise SimkitError("rate_rps must be finite and >= 0 [1/s]")
-    if isinstance(period_s, bool) or not isinstance(period_s, int | float | np.number):
-        raise SimkitError(f"period_s = {period_s!r} must be a number of seconds > 0")
-    if not (math.isfinite(float(period_s)) and period_s > 0):
-        raise SimkitError(f"period_s = {period_s!r} must be a finite number of seconds > 0")
+    rate, period = check_model_inputs(scenario, rate_rps, period_s)
     if seeds is not None:
         ok = isinstance(seeds, list | tuple) and all(
             isinstance(s, np.random.SeedSequence) for s in seeds
@@ -153,7 +137,7 @@ def _check_args(
             raise SimkitError(
                 f"seeds has {len(seeds)} entries but rate_rps has {rate.shape[0]} replications"
             )
-    return rate, float(period_s)
+    return rate, period
 
 
 # --------------------------------------------------------------------------- timelines

@@ -11,12 +11,16 @@ All per-period arrays are ``[R, P]`` (replication, control period).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Effects", "FailureWindow", "Incident", "combine"]
+from simkit.errors import SimkitError
+from simkit.scenario import Scenario
+
+__all__ = ["Effects", "FailureWindow", "Incident", "check_model_inputs", "combine"]
 
 
 @dataclass(frozen=True)
@@ -124,3 +128,32 @@ def combine(parts: Iterable[Effects]) -> Effects:
             incidents=total.incidents + part.incidents,
         )
     return total
+
+
+def check_model_inputs(
+    scenario: object, rate_rps: object, period_s: object
+) -> tuple[np.ndarray, float]:
+    """Validate the inputs every mechanism model takes; one-line errors.
+
+    Returns
+    -------
+    (numpy.ndarray, float)
+        The offered rate as float64 ``[R, P]`` [1/s] and the period [s].
+    """
+    if not isinstance(scenario, Scenario):
+        raise SimkitError(f"scenario must be a simkit.Scenario, got {type(scenario).__name__}")
+    try:
+        rate = np.asarray(rate_rps, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SimkitError("rate_rps must be a numeric array [replications, periods]") from None
+    if rate.ndim != 2 or rate.shape[1] == 0:
+        raise SimkitError(
+            f"rate_rps must be a 2-D array [replications, periods], got shape {rate.shape}"
+        )
+    if not np.all(np.isfinite(rate)) or np.any(rate < 0):
+        raise SimkitError("rate_rps must be finite and >= 0 [1/s]")
+    if isinstance(period_s, bool) or not isinstance(period_s, int | float | np.number):
+        raise SimkitError(f"period_s = {period_s!r} must be a number of seconds > 0")
+    if not (math.isfinite(float(period_s)) and period_s > 0):
+        raise SimkitError(f"period_s = {period_s!r} must be a finite number of seconds > 0")
+    return rate, float(period_s)

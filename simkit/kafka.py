@@ -29,12 +29,11 @@ a composition of clamp maps evaluated with a vectorized prefix scan
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from simkit.errors import SimkitError
+from simkit.effects import check_model_inputs
 from simkit.scenario import Scenario
 
 __all__ = ["CONSUMER_SPEEDUP", "KafkaLag", "consumer_lag", "consumer_rate_mps"]
@@ -72,23 +71,7 @@ def consumer_rate_mps(scenario: Scenario) -> float:
 
 
 def _check(scenario: Scenario, rate_rps: object, period_s: object) -> tuple[np.ndarray, float]:
-    if not isinstance(scenario, Scenario):
-        raise SimkitError(f"scenario must be a simkit.Scenario, got {type(scenario).__name__}")
-    try:
-        rate = np.asarray(rate_rps, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise SimkitError("rate_rps must be a numeric array [replications, periods]") from None
-    if rate.ndim != 2 or rate.shape[1] == 0:
-        raise SimkitError(
-            f"rate_rps must be a 2-D array [replications, periods], got shape {rate.shape}"
-        )
-    if not np.all(np.isfinite(rate)) or np.any(rate < 0):
-        raise SimkitError("rate_rps must be finite and >= 0 [1/s]")
-    if isinstance(period_s, bool) or not isinstance(period_s, int | float | np.number):
-        raise SimkitError(f"period_s = {period_s!r} must be a number of seconds > 0")
-    if not (math.isfinite(float(period_s)) and period_s > 0):
-        raise SimkitError(f"period_s = {period_s!r} must be a finite number of seconds > 0")
-    return rate, float(period_s)
+    return check_model_inputs(scenario, rate_rps, period_s)
 
 
 def _clamp_scan(lo: np.ndarray, hi: np.ndarray, step: float) -> np.ndarray:
