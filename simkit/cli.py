@@ -6,6 +6,7 @@ Bad input of any kind prints one line to stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -91,7 +92,16 @@ def _build_parser() -> argparse.ArgumentParser:
         "--seed", type=_int_in("seed", 0, 2**63 - 1), default=0, help="root seed (default 0)"
     )
     common.add_argument(
-        "--trace", default=None, help="CSV trace (timestamp,value per interval) to replay"
+        "--trace",
+        default=None,
+        help="trace to replay: CSV (timestamp,value per interval, or timestamp,rate_rps) "
+        "or a Prometheus query_range JSON",
+    )
+    common.add_argument(
+        "--trace-peak-rps",
+        type=float,
+        default=None,
+        help="scale the trace so that its peak is this many requests per second",
     )
     common.add_argument("--quiet", action="store_true", help="no progress bar")
     run = sub.add_parser("run", parents=[common], help="simulate one profile or scenario file")
@@ -107,10 +117,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _simulate_all(args: argparse.Namespace, scenarios: Sequence[Scenario]) -> list[SimResult]:
     trace = None
+    if args.trace_peak_rps is not None and not args.trace:
+        raise SimkitError("--trace-peak-rps needs --trace FILE (a trace to scale)")
     if args.trace:
         from simkit.io import read_trace
 
-        trace = read_trace(args.trace)
+        trace = read_trace(args.trace, peak_rps=args.trace_peak_rps)
     results = []
     for scenario in scenarios:
         bar = _ProgressBar(scenario.name, enabled=not args.quiet and sys.stderr.isatty())
@@ -233,12 +245,6 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         **series,
     }
     sentences = findings(comparison, plans, fits)
-    _print_table(kpis)
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print()
-        print(format_summary(comparison, SLO_KPIS).to_string())
-    for text in sentences:
-        print(f"- {text}")
     plan_table = pd.DataFrame(
         {
             name: {
@@ -282,6 +288,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             "Failure-time fits (exponential, censored MLE)": fit_table,
         },
     )
+    # Written first, printed after: a closed terminal pipe cannot lose the report.
+    _print_table(kpis)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print()
+        print(format_summary(comparison, SLO_KPIS).to_string())
+    for text in sentences:
+        print(f"- {text}")
     print(f"report: {page}")
     return 0
 
@@ -296,6 +309,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SimkitError as exc:
         print(f"simkit: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout closed early (e.g. piped into `head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no failing flush of a dead pipe at exit
+        return 0
     except OSError as exc:  # readers turn OSError into SimkitError: this is --out
         reason = " ".join(str(exc.strerror or exc).split())
         print(f"simkit: error: --out = {args.out!r} cannot be written: {reason}", file=sys.stderr)
