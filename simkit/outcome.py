@@ -23,6 +23,8 @@ __all__ = ["finish"]
 _SHIFT_FLOOR_S = 1e-4
 _SHIFT_LOG_STEP = 0.02
 _SHIFT_CODES = 8192
+#: Replications processed together in the memory-heavy whole-array steps.
+_CHUNK_REPLICATIONS = 8
 
 
 def _window_steps(
@@ -99,8 +101,12 @@ def finish(
     overloaded = (loop.backlog0 > 0) | (drift > 0)
     rho = np.divide(rate_rps, cap_rps, out=np.zeros_like(rate_rps), where=cap_rps > 0)
     rho_q = np.where(overloaded, rho_max, np.minimum(rho, rho_max))
-    q_mu, _ = queueing.table_lookup(table, np.maximum(servers, 1), rho_q)
-    q_period_s = np.minimum(q_mu / mu + backend_s[:, :, None], timeout_s)  # [R, P, 3]
+    # Quantiles per period [R, P, 3], a few replications at a time (bounded temporaries).
+    q_period_s = np.empty((n_rep, n_per, len(table.quantiles)))
+    for lo in range(0, n_rep, _CHUNK_REPLICATIONS):
+        rows = slice(lo, lo + _CHUNK_REPLICATIONS)
+        q_mu, _ = queueing.table_lookup(table, np.maximum(servers[rows], 1), rho_q[rows])
+        np.minimum(q_mu / mu + backend_s[rows, :, None], timeout_s, out=q_period_s[rows])
     q_period_s[servers == 0] = timeout_s
 
     # Requests slower than the timeout in stable periods are errors too.  The tail is
@@ -247,6 +253,41 @@ def _split_on_grid(grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def _run_latency_quantiles(
+    scenario: Scenario,
+    table: queueing.LatencyTable,
+    servers: np.ndarray,
+    rho_q: np.ndarray,
+    backend_s: np.ndarray,
+    stepwise: np.ndarray,
+    served_period: np.ndarray,
+    steps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Run-level latency quantiles, :data:`_CHUNK_REPLICATIONS` replications at a time.
+
+    Each replication's mixture is its own, so chunks are independent; chunking
+    bounds the temporaries (and the page faults of a cold run).
+    """
+    ri, pi, wait, served, over = steps
+    parts = []
+    for lo in range(0, servers.shape[0], _CHUNK_REPLICATIONS):
+        hi = lo + _CHUNK_REPLICATIONS
+        sel = (ri >= lo) & (ri < hi)
+        parts.append(
+            _run_latency_chunk(
+                scenario,
+                table,
+                servers[lo:hi],
+                rho_q[lo:hi],
+                backend_s[lo:hi],
+                stepwise[lo:hi],
+                served_period[lo:hi],
+                (ri[sel] - lo, pi[sel], wait[sel], served[sel], over[sel]),
+            )
+        )
+    return np.concatenate(parts)
+
+
+def _run_latency_chunk(
     scenario: Scenario,
     table: queueing.LatencyTable,
     servers: np.ndarray,
