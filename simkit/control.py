@@ -89,10 +89,7 @@ class _Loop:
         # Instances taken out by deployments, regions or chaos, and where they are.
         forced = effects.instances_down
         self.forced_down = None if forced is None else np.ascontiguousarray(forced.T)
-        busy = np.zeros(n_per + 1, dtype=np.int64)
-        if forced is not None:
-            busy[1:] = np.cumsum(forced.any(axis=0))
-        self._forced_cum = busy
+        self._forced = np.zeros(n_per, dtype=bool) if forced is None else forced.any(axis=0)
         # Predictive scaling: the floor requested at the end of each period.
         self.floor = None if floor is None else np.ascontiguousarray(floor.T)
         self._steps = np.arange(_BLOCK_PERIODS)
@@ -101,17 +98,17 @@ class _Loop:
         """Busy fraction the HPA sees at the end of ``periods`` (metric lag applied)."""
         return np.minimum(self.util[np.maximum(periods - self.lag_periods, 0)], 1.0)
 
-    def quiet_block(self, p: int) -> bool:
-        """Advance ``_BLOCK_PERIODS`` periods at once if nothing happens in them.
+    def quiet_block(self, p: int) -> int:
+        """Advance up to ``_BLOCK_PERIODS`` periods at once while nothing happens.
 
-        Quiet means: no pod starting, no backlog, no overload, no rescale.  Crashed
-        instances may come and go (their slots are known in advance).
+        Quiet means: no pod starting, no backlog, no overload, no instances taken out
+        by an effect, no rescale.  Crashed instances may come and go (their slots are
+        known in advance).  Returns the number of periods done (0 if none).
         """
-        end = p + _BLOCK_PERIODS
-        if end > self.n_per or self.not_started.any() or self.backlog.any():
-            return False
-        if self._forced_cum[end] != self._forced_cum[p]:
-            return False
+        end = min(p + _BLOCK_PERIODS, self.n_per)
+        b = end - p
+        if b <= 0 or self.not_started.any() or self.backlog.any():
+            return 0
         spec = self.spec
         tl = self.timeline
         lo, hi = tl.down_ptr[p], tl.down_ptr[end]
@@ -119,29 +116,34 @@ class _Loop:
             rows = tl.down_rep[lo:hi]
             hit = tl.down_slot[lo:hi] < spec[rows]
             cell = (tl.down_period[lo:hi][hit] - p) * self.n_rep + rows[hit]
-            down = np.bincount(cell, minlength=_BLOCK_PERIODS * self.n_rep)
-            ready = spec - down.reshape(_BLOCK_PERIODS, self.n_rep)
+            down = np.bincount(cell, minlength=b * self.n_rep)
+            ready = spec - down.reshape(b, self.n_rep)
         else:
-            ready = np.broadcast_to(spec, (_BLOCK_PERIODS, self.n_rep))
+            ready = np.broadcast_to(spec, (b, self.n_rep))
         cap = ready * self.cap_per_ready
         offered = self.offered[p:end]
-        if not (offered <= cap).all() or not (cap > 0).all():
-            return False
-        if self.floor is not None and (self.floor[p:end] > spec).any():
-            return False
-        self.util[p:end] = offered / cap
-        if self.autoscaler is not None and not self.autoscaler.sync_block(
-            now_s=(p + 1 + self._steps) * self.period_s,
-            spec_replicas=spec,
-            ready_pods=ready,
-            busy_fraction=self.sample(p + self._steps),
-        ):
-            return False
-        self.desired[p:end] = spec
-        self.started[p:end] = spec
-        self.ready[p:end] = ready
-        self.backlog0[p:end] = 0.0
-        return True
+        ok = (offered <= cap).all(axis=1) & (cap > 0).all(axis=1) & ~self._forced[p:end]
+        if self.floor is not None:
+            ok &= (self.floor[p:end] <= spec).all(axis=1)
+        n = b if ok.all() else int(np.argmin(ok))
+        if n == 0:
+            return 0
+        self.util[p : p + n] = offered[:n] / cap[:n]
+        if self.autoscaler is not None:
+            n = self.autoscaler.sync_block(
+                now_s=(p + 1 + self._steps[:n]) * self.period_s,
+                spec_replicas=spec,
+                ready_pods=ready[:n],
+                busy_fraction=self.sample(p + self._steps[:n]),
+            )
+        self.util[p + n : end] = 0.0  # periods not done here are redone one by one
+        if n == 0:
+            return 0
+        self.desired[p : p + n] = spec
+        self.started[p : p + n] = spec
+        self.ready[p : p + n] = ready[:n]
+        self.backlog0[p : p + n] = 0.0
+        return n
 
     def period(self, p: int) -> None:
         """Advance one period: pods, fluid backlog, autoscaler sync at its end."""
@@ -224,8 +226,9 @@ def control_loop(
     next_report = 0
     p = 0
     while p < n_per:
-        if _BLOCK_PERIODS > 1 and loop.quiet_block(p):
-            p += _BLOCK_PERIODS
+        done = loop.quiet_block(p) if _BLOCK_PERIODS > 1 else 0
+        if done:
+            p += done
         else:
             stop = min(p + _FALLBACK_PERIODS, n_per)
             for q in range(p, stop):

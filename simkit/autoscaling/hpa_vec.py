@@ -808,16 +808,15 @@ class VectorHPA:
         ready_pods: IntArray,
         usage_milli_sum_ready: IntArray,
         request_milli_per_pod: int,
-    ) -> bool:
-        """Commit ``B`` consecutive syncs at once if none of them would rescale anything.
+    ) -> int:
+        """Commit the leading syncs of a block that would not rescale anything.
 
-        The spec must be constant over the block; the Ready pods and CPU samples may vary
-        from sync to sync (pods that are not Ready count as unready). If every one of the
-        ``B`` syncs would keep
-        ``spec_replicas`` (after stabilization and, on the legacy path, the min/max
-        clamp), their raw proposals are recorded exactly as ``B`` calls of :meth:`sync`
-        would record them and ``True`` is returned. Otherwise nothing changes and
-        ``False`` is returned: the caller then runs :meth:`sync` one period at a time.
+        The spec is constant over the block; the Ready pods and CPU samples may vary
+        from sync to sync (pods that are not Ready count as unready).  The first ``n``
+        syncs, up to the first one that might change ``spec_replicas`` (after
+        stabilization and, on the legacy path, the min/max clamp), are recorded exactly
+        as ``n`` calls of :meth:`sync` would record them, and ``n`` is returned; the
+        caller then runs :meth:`sync` from sync ``n`` on.
 
         Parameters
         ----------
@@ -834,8 +833,8 @@ class VectorHPA:
 
         Returns
         -------
-        bool
-            Whether the block was committed.
+        int
+            Number of leading syncs committed, ``0 <= n <= B``.
         """
         times = np.asarray(now_s, dtype=np.float64)
         b = times.size
@@ -848,14 +847,14 @@ class VectorHPA:
             or times[0] < self._last_sync_s
             or current.min() < cfg.min_replicas
             or current.max() > cfg.max_replicas
-            or ready_pods.min() < 1
             or request_milli_per_pod <= 0
         ):
-            return False
+            return 0
+        ready = np.broadcast_to(ready_pods, (b, current.size))
         raw, _ = _replica_calc_core(
             current,
-            ready_pods,
-            current - ready_pods,
+            ready,
+            current - ready,
             usage_milli_sum_ready,
             request_milli_per_pod,
             cfg.target_utilization_percent,
@@ -863,28 +862,34 @@ class VectorHPA:
             cfg.tolerance_up,
         )  # [B, R]
         slots = (self._count + np.arange(b)) % self._h
-        if not ((times - self._hist_time_s[:, slots]) > self._history_horizon_s).all():
-            return False
+        # A sync is safe if its ring slot holds nothing inside a window and all pods
+        # it sees include at least one Ready one (otherwise the metric fails).
+        ok = ((times - self._hist_time_s[:, slots]) > self._history_horizon_s).all(axis=0)
+        ok &= (ready >= 1).all(axis=1)
         if cfg.behavior is None:
-            # Every stabilized value lies in [raw_b, upper]: upper bounds the history each
-            # sync sees (entries inside the window at the first sync, the seed, the block's
-            # own proposals). The clamp is monotone, so if it maps both ends to the spec,
-            # it maps the stabilized value there too. (Sufficient, not necessary: a block
-            # this check declines is simply done one sync at a time.)
-            upper = np.maximum(self._legacy_history_max(float(times[0])), raw.max(axis=0))
+            # Every stabilized value lies in [raw_b, upper_b]: upper_b bounds the history
+            # sync b sees (entries inside the window at the first sync, the seed, the
+            # block's earlier proposals). The clamp is monotone, so if it maps both ends
+            # to the spec, it maps the stabilized value there too. (Sufficient, not
+            # necessary: what this check declines is simply done one sync at a time.)
+            upper = np.maximum(
+                self._legacy_history_max(float(times[0])), np.maximum.accumulate(raw, axis=0)
+            )
             max_allowed = np.minimum(cfg.max_replicas, np.maximum(2 * current, 4))
 
             def clamp(x: IntArray) -> IntArray:
                 return np.minimum(np.maximum(x, cfg.min_replicas), max_allowed)
 
-            if (clamp(raw) != current).any() or (clamp(upper) != current).any():
-                return False
-        elif (raw != current).any():
+            ok &= (clamp(raw) == current).all(axis=1) & (clamp(upper) == current).all(axis=1)
+        else:
             # Behavior path: a proposal equal to the spec is held by both stabilization
             # windows and the rate limits; anything else is done one sync at a time.
-            return False
-        self._hist_replicas[:, slots] = raw.T
-        self._hist_time_s[:, slots] = times
-        self._count += b
-        self._last_sync_s = float(times[-1])
-        return True
+            ok &= (raw == current).all(axis=1)
+        n = b if ok.all() else int(np.argmin(ok))
+        if n == 0:
+            return 0
+        self._hist_replicas[:, slots[:n]] = raw[:n].T
+        self._hist_time_s[:, slots[:n]] = times[:n]
+        self._count += n
+        self._last_sync_s = float(times[n - 1])
+        return n

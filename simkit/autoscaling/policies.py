@@ -98,8 +98,8 @@ class ReactivePolicy:
         spec_replicas: np.ndarray,
         ready_pods: np.ndarray,
         busy_fraction: np.ndarray,
-    ) -> bool:
-        """Commit several syncs at once if none rescales; see ``VectorHPA.sync_block``."""
+    ) -> int:
+        """Commit the leading syncs that rescale nothing; see ``VectorHPA.sync_block``."""
         usage = np.floor(ready_pods * (self._idle_milli + busy_fraction * self._busy_milli))
         return self._hpa.sync_block(
             now_s, spec_replicas, ready_pods, usage.astype(np.int64), self._request_milli
