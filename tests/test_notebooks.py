@@ -1,8 +1,8 @@
 """Conventions of the notebooks in ``notebooks/`` (executed themselves by nbval).
 
-A standard first code cell, identical in every notebook; outputs stripped
-except the seeded ``# NBVAL_CHECK_OUTPUT`` cells; no absolute paths; numbered
-file names ``NN-words.ipynb``, consecutive from 01.
+A standard first code cell, identical in every notebook; no stored outputs;
+a self-check cell with assertions in every notebook; no absolute paths;
+numbered file names ``NN-words.ipynb``, consecutive from 01.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 NAME = re.compile(r"\d\d-[a-z0-9-]+\.ipynb")
-CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+CHECK_MARK = "# Check:"
 FIRST_CELL_MARK = "# simkit standard first cell"
 ABSOLUTE = re.compile(r"(?<![\w.])/(work|home|root|Users|tmp|mnt)/|[A-Za-z]:\\\\")
 
@@ -46,19 +46,19 @@ def test_standard_first_cell(path):
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
-def test_outputs_stripped_except_check_cells(path):
+def test_no_stored_outputs(path):
     nb = nbformat.read(path, as_version=4)
     assert "widgets" not in nb.metadata  # no stored widget state
-    checks = 0
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        if cell.source.lstrip().startswith(CHECK_MARK):
-            checks += 1
-            assert cell.outputs, "check cells keep the output they are compared with"
-        else:
-            assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
-    assert checks >= 1, "every notebook has a seeded check cell"
+    for cell in _code_cells(path):
+        assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
+def test_every_notebook_checks_itself(path):
+    """A cell of assertions, so a notebook that runs but answers wrongly fails the suite."""
+    checks = [c.source for c in _code_cells(path) if c.source.lstrip().startswith(CHECK_MARK)]
+    assert len(checks) >= 1
+    assert all("assert " in source for source in checks)
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
