@@ -8,12 +8,10 @@ compared under the same fault.  Database faults (``db_primary_down``,
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from simkit.detection import detection_delay_s
-from simkit.effects import Effects, FailureWindow, Incident
+from simkit.effects import Effects, FailureWindow, Incident, period_span
 from simkit.scenario import Scenario
 
 __all__ = ["chaos_effects"]
@@ -47,9 +45,7 @@ def chaos_effects(scenario: Scenario, n_rep: int, n_periods: int, period_s: floa
         start, end = exp.at_s, exp.at_s + exp.duration_s
         if exp.kind == "kill_instances":
             repair = start + scenario.failures.instance_mttr_s
-            first = max(math.floor(start / period_s), 0)
-            last = min(math.ceil(repair / period_s), n_periods)
-            down[:, first:last] += exp.instances
+            down[:, period_span(start, repair, period_s, n_periods)] += exp.instances
             share = min(exp.instances / max(n, 1), 1.0)
             noticed = start + scenario.failures.detection_s
             windows.append(FailureWindow(-1, start, noticed, share, "chaos"))

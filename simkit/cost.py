@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from simkit.errors import ScenarioError
 from simkit.io import read_prices
 from simkit.scenario import Scenario
@@ -24,17 +26,23 @@ def instance_price_usd_per_h(scenario: Scenario) -> float:
     """
     if len(scenario.regions) == 1:
         return scenario.cost.instance_usd_per_h
-    table = read_prices()
+    prices = _price_by_region()
     price = 0.0
     for i, region in enumerate(scenario.regions):
-        rows = table[(table["provider"] == region.provider) & (table["region"] == region.name)]
-        if rows.empty:
-            known = sorted(
-                f"{p}/{r}" for p, r in zip(table["provider"], table["region"], strict=True)
-            )
+        key = (region.provider, region.name)
+        if key not in prices:
+            known = sorted(f"{p}/{r}" for p, r in prices)
             raise ScenarioError(
                 f"regions[{i}] = {region.provider}/{region.name} has no price in "
                 f"simkit/data/prices.csv; known: {known}"
             )
-        price += region.traffic_share * float(rows["usd_per_h"].iloc[0])
+        price += region.traffic_share * prices[key]
     return price
+
+
+@functools.cache
+def _price_by_region() -> dict[tuple[str, str], float]:
+    """``(provider, region) -> USD/h`` from the shipped table, read once per process."""
+    table = read_prices()
+    keys = zip(table["provider"], table["region"], strict=True)
+    return dict(zip(keys, table["usd_per_h"].astype(float), strict=True))

@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from simkit.detection import ALERT_FOR_S, detection_delay_s
-from simkit.effects import Effects, FailureWindow, Incident
+from simkit.effects import Effects, FailureWindow, Incident, period_span
 from simkit.scenario import Scenario
 
 __all__ = [
@@ -85,12 +85,6 @@ def deploy_schedule(
     return out
 
 
-def _period_overlap(start_s: float, end_s: float, period_s: float, n_periods: int) -> slice:
-    first = max(math.floor(start_s / period_s), 0)
-    last = min(math.ceil(end_s / period_s), n_periods)
-    return slice(first, max(first, last))
-
-
 def deploy_effects(
     scenario: Scenario,
     n_rep: int,
@@ -140,7 +134,7 @@ def deploy_effects(
     for r, (times, bad) in enumerate(schedule):
         for t, is_bad in zip(times, bad, strict=True):
             if rolling:
-                span = _period_overlap(t, t + rollout_s, period_s, n_periods)
+                span = period_span(t, t + rollout_s, period_s, n_periods)
                 down[r, span] += min(d.max_unavailable, n)
                 surge[r, span] += d.max_surge
             else:
@@ -204,7 +198,7 @@ def _bad_release(
             level = np.where(x >= fix_start, 0.0, level)
         return np.where((x >= t) & (x < recovered), level, 0.0)
 
-    span = _period_overlap(t, recovered, period_s, bad_frac.shape[1])
+    span = period_span(t, recovered, period_s, bad_frac.shape[1])
     mid = (np.arange(span.start, span.stop) + 0.5) * period_s
     bad_frac[r, span] += BAD_RELEASE_ERROR_FRACTION * share(mid)
     return Incident(r, "bad_release", t, detected, recovered)

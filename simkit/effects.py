@@ -20,7 +20,7 @@ import numpy as np
 from simkit.errors import SimkitError
 from simkit.scenario import Scenario
 
-__all__ = ["Effects", "FailureWindow", "Incident", "check_model_inputs", "combine"]
+__all__ = ["Effects", "FailureWindow", "Incident", "check_model_inputs", "combine", "period_span"]
 
 
 @dataclass(frozen=True)
@@ -157,3 +157,10 @@ def check_model_inputs(
     if not (math.isfinite(float(period_s)) and period_s > 0):
         raise SimkitError(f"period_s = {period_s!r} must be a finite number of seconds > 0")
     return rate, float(period_s)
+
+
+def period_span(start_s: float, end_s: float, period_s: float, n_periods: int) -> slice:
+    """Control periods that overlap ``[start_s, end_s)``, clipped to the run."""
+    first = max(math.floor(start_s / period_s), 0)
+    last = min(math.ceil(end_s / period_s), n_periods)
+    return slice(first, max(first, last))

@@ -47,7 +47,7 @@ from simkit.regions import region_effects
 from simkit.result import SimResult
 from simkit.scenario import Scenario
 
-__all__ = ["COMPONENTS", "DEFAULT_START", "simulate"]
+__all__ = ["COMPONENTS", "DEFAULT_START", "component_seeds", "simulate"]
 
 #: Model components, in spawn order; each gets its own random stream per replication.
 COMPONENTS = ("load", "arrivals", "failures", "deploys", "database", "regions")
@@ -62,7 +62,13 @@ def _check_run_args(replications: int, seed: int) -> None:
         raise SimkitError(f"seed = {seed!r} must be a whole number >= 0")
 
 
-def _streams(seed: int, replications: int) -> dict[str, list[np.random.SeedSequence]]:
+def component_seeds(seed: int, replications: int) -> dict[str, list[np.random.SeedSequence]]:
+    """The random stream of every model component in every replication.
+
+    ``SeedSequence(seed).spawn(replications)``, then one child per component in
+    :data:`COMPONENTS` order: the streams :func:`simulate` uses, for models and
+    analyses that need to redraw the same numbers.
+    """
     per_rep = [ss.spawn(len(COMPONENTS)) for ss in np.random.SeedSequence(seed).spawn(replications)]
     return {name: [children[i] for children in per_rep] for i, name in enumerate(COMPONENTS)}
 
@@ -178,7 +184,7 @@ def simulate(
         raise SimkitError(f"scenario must be a simkit.Scenario, got {type(scenario).__name__}")
     _check_run_args(replications, seed)
     clock = make_clock(scenario, duration, step, start, trace)
-    streams = _streams(int(seed), int(replications))
+    streams = component_seeds(int(seed), int(replications))
     rate_rps = _offered_rate(scenario, clock, streams["load"], trace)
     if progress:
         progress(0.02)
@@ -209,10 +215,9 @@ def simulate(
     state = control_loop(scenario, clock, rate_rps, timeline, effects, apply_floor, progress)
     if progress:
         progress(0.9)
-    result = finish(scenario, clock, rate_rps, arrivals, state, timeline, effects, int(seed))
-    if floor is not None:
-        object.__setattr__(result, "forecast_floor", floor.astype(np.int32))
-        object.__setattr__(result, "forecast_rps", forecast)
+    result = finish(
+        scenario, clock, rate_rps, arrivals, state, timeline, effects, int(seed), floor, forecast
+    )
     if progress:
         progress(1.0)
     return result

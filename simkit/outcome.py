@@ -73,6 +73,8 @@ def finish(
     timeline: FailureTimeline,
     effects: Effects,
     seed: int,
+    forecast_floor: np.ndarray | None = None,
+    forecast_rps: np.ndarray | None = None,
 ) -> SimResult:
     """Whole-array part: errors, backlog and latency per step; KPIs' raw material.
 
@@ -242,6 +244,8 @@ def finish(
         error_breakdown=breakdown,
         run_latency_s=run_latency,
         incidents=effects.incidents,
+        forecast_floor=None if forecast_floor is None else forecast_floor.astype(np.int32),
+        forecast_rps=forecast_rps,
     )
 
 

@@ -14,12 +14,10 @@ region failures are not modelled.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from simkit.detection import detection_delay_s
-from simkit.effects import Effects, FailureWindow, Incident
+from simkit.effects import Effects, FailureWindow, Incident, period_span
 from simkit.scenario import Scenario
 
 __all__ = ["DNS_TTL_S", "GEO_HEALTH_CHECK_S", "failover_s", "region_effects"]
@@ -64,9 +62,9 @@ def region_effects(scenario: Scenario, n_rep: int, n_periods: int, period_s: flo
             share = shares[exp.region]
             switch = min(end, start + failover_s())
             windows.append(FailureWindow(-1, start, switch, share, "region"))
-            first = max(math.floor(start / period_s), 0)
-            last = min(math.ceil(end / period_s), n_periods)
-            down[:, first:last] += round(share * scenario.autoscaling.replicas)
+            down[:, period_span(start, end, period_s, n_periods)] += round(
+                share * scenario.autoscaling.replicas
+            )
             detected, recovered = start + GEO_HEALTH_CHECK_S, switch
         incidents += [
             Incident(r, "region", start, min(detected, end), recovered) for r in range(n_rep)

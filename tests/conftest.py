@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import pandas as pd
 import pytest
 
 import simkit
@@ -42,6 +44,16 @@ def constant_load_scenario(
     }
     base.update(changes)
     return simkit.load_scenario("production").replace(name="constant", **base)
+
+
+def overload_trace(base_rps: float, peak_rps: float) -> pd.Series:
+    """4 h at 1 min resolution: 1 h at ``base_rps``, 1 h at ``peak_rps``, 2 h at base."""
+    index = pd.date_range("2024-01-01", periods=240, freq="1min", tz="UTC")
+    rate = np.full(240, base_rps)
+    rate[60:120] = peak_rps
+    trace = pd.Series(rate, index=index)
+    trace.attrs["interval_s"] = 60.0
+    return trace
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import pytest
 
 import simkit
 from simkit.deploys import BAD_RELEASE_ERROR_FRACTION, deploy_schedule
-from simkit.engine import _streams
+from simkit.engine import component_seeds
 from tests.conftest import constant_load_scenario
 
 
@@ -52,7 +52,7 @@ def test_recreate_deploy_loses_exactly_the_requests_of_its_downtime():
         autoscaling__startup_s=7.0,
     )
     r = simkit.simulate(s, duration="1D", replications=3, seed=5)
-    schedule = deploy_schedule(_streams(5, 3)["deploys"], 48.0, 86400.0, 0.0)
+    schedule = deploy_schedule(component_seeds(5, 3)["deploys"], 48.0, 86400.0, 0.0)
     for rep, (times, _) in enumerate(schedule):
         assert times.size > 20
         covered = np.zeros(r.n_steps)  # share of each 1 s step inside a restart

@@ -9,7 +9,7 @@ import pytest
 import simkit
 from simkit import queueing
 from simkit.errors import SimkitError
-from tests.conftest import constant_load_scenario
+from tests.conftest import constant_load_scenario, overload_trace
 
 STEP_ARRAYS = ("arrivals", "errors", "backlog", "latency_p50_s", "latency_p95_s", "latency_p99_s")
 
@@ -104,20 +104,10 @@ def test_backend_latency_shifts_every_request():
     assert diff == pytest.approx(db_s[0, 0], rel=1e-2)  # shift bins are 2 % wide
 
 
-def _overload_trace(base_rps: float, peak_rps: float) -> pd.Series:
-    """4 h at 1 min resolution: 1 h base, 1 h at peak, 2 h base."""
-    index = pd.date_range("2024-01-01", periods=240, freq="1min", tz="UTC")
-    rate = np.full(240, base_rps)
-    rate[60:120] = peak_rps
-    trace = pd.Series(rate, index=index)
-    trace.attrs["interval_s"] = 60.0
-    return trace
-
-
 def test_one_hour_overload_rises_and_recovers():
     c, mu = 4, 100.0
     s = constant_load_scenario(1.0, instances=c)  # rate comes from the trace
-    trace = _overload_trace(0.6 * c * mu, 1.3 * c * mu)
+    trace = overload_trace(0.6 * c * mu, 1.3 * c * mu)
     r = simkit.simulate(s, duration="4h", replications=3, seed=5, trace=trace)
     for name in STEP_ARRAYS:
         assert np.isfinite(getattr(r, name)).all()
@@ -194,7 +184,7 @@ def test_bad_arguments_name_the_field(kwargs, field):
 
 
 def test_trace_outside_the_simulated_window_is_an_error():
-    trace = _overload_trace(10.0, 20.0)
+    trace = overload_trace(10.0, 20.0)
     s = constant_load_scenario(1.0, instances=2)
     with pytest.raises(simkit.TraceError, match="outside the trace"):
         simkit.simulate(s, duration="5h", replications=1, trace=trace)

@@ -25,7 +25,7 @@ from simkit.monitoring import (
     rollup_frame,
 )
 from simkit.monitoring import series as ms
-from tests.conftest import constant_load_scenario
+from tests.conftest import constant_load_scenario, overload_trace
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -43,23 +43,13 @@ def development():
     )
 
 
-def _overload_trace(base_rps: float, peak_rps: float) -> pd.Series:
-    """4 h at 1 min resolution: 1 h base, 1 h at peak, 2 h base (as tests/test_engine.py)."""
-    index = pd.date_range("2024-01-01", periods=240, freq="1min", tz="UTC")
-    rate = np.full(240, base_rps)
-    rate[60:120] = peak_rps
-    trace = pd.Series(rate, index=index)
-    trace.attrs["interval_s"] = 60.0
-    return trace
-
-
 @pytest.fixture(scope="module")
 def overload():
     """4 pods of 100 req/s at 60 % load, then 130 % for the second hour."""
     c, mu = 4, 100.0
     s = constant_load_scenario(1.0, instances=c)
     return simkit.simulate(
-        s, duration="4h", replications=3, seed=5, trace=_overload_trace(0.6 * c * mu, 1.3 * c * mu)
+        s, duration="4h", replications=3, seed=5, trace=overload_trace(0.6 * c * mu, 1.3 * c * mu)
     )
 
 

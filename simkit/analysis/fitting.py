@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from simkit.engine import COMPONENTS
+from simkit.engine import component_seeds
 from simkit.errors import SimkitError
 from simkit.failures import failure_timeline
 from simkit.scenario import Scenario
@@ -28,10 +28,7 @@ __all__ = ["failure_intervals", "fit_failure_times"]
 
 def _failure_seeds(seed: int, replications: int) -> list[np.random.SeedSequence]:
     """The failure stream of every replication, spawned as :func:`simkit.simulate` does."""
-    which = COMPONENTS.index("failures")
-    return [
-        ss.spawn(len(COMPONENTS))[which] for ss in np.random.SeedSequence(seed).spawn(replications)
-    ]
+    return component_seeds(seed, replications)["failures"]
 
 
 def _loglik(dist: object, low: np.ndarray, high: np.ndarray, right: np.ndarray) -> float:

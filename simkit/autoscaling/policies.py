@@ -81,14 +81,9 @@ class ReactivePolicy:
         busy_fraction: np.ndarray,
     ) -> np.ndarray:
         """One HPA reconcile per replication; returns the new desired replicas [R]."""
-        usage = np.floor(ready_pods * (self._idle_milli + busy_fraction * self._busy_milli))
+        usage = self._usage_milli(ready_pods, busy_fraction)
         return self._hpa.sync(
-            now_s,
-            spec_replicas,
-            ready_pods,
-            unready_pods,
-            usage.astype(np.int64),
-            self._request_milli,
+            now_s, spec_replicas, ready_pods, unready_pods, usage, self._request_milli
         )
 
     def sync_block(
@@ -100,10 +95,13 @@ class ReactivePolicy:
         busy_fraction: np.ndarray,
     ) -> int:
         """Commit the leading syncs that rescale nothing; see ``VectorHPA.sync_block``."""
+        usage = self._usage_milli(ready_pods, busy_fraction)
+        return self._hpa.sync_block(now_s, spec_replicas, ready_pods, usage, self._request_milli)
+
+    def _usage_milli(self, ready_pods: np.ndarray, busy_fraction: np.ndarray) -> np.ndarray:
+        """CPU samples summed over the Ready pods [millicores], as metrics-server reports."""
         usage = np.floor(ready_pods * (self._idle_milli + busy_fraction * self._busy_milli))
-        return self._hpa.sync_block(
-            now_s, spec_replicas, ready_pods, usage.astype(np.int64), self._request_milli
-        )
+        return usage.astype(np.int64)
 
 
 def make_autoscaler(scenario: Scenario, n_replications: int) -> ReactivePolicy | None:
