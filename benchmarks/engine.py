@@ -65,7 +65,7 @@ def main() -> None:
         scenario, duration=args.duration, step=args.step, replications=args.replications
     )
     t0 = time.perf_counter()
-    result.kpis()
+    simkit.kpis(result)
     kpi_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     _ = result.latency_p99_s, result.errors

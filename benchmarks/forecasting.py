@@ -110,8 +110,8 @@ def decision_times_ms(series: np.ndarray, decisions: int = 2000) -> pd.DataFrame
 def policy_decision_times_ms(decisions: int = 2000) -> pd.DataFrame:
     """Time of one scaling decision per policy [ms] (one replication, or amortised)."""
     from simkit.autoscaling.hpa_vec import HPAConfig, VectorHPA
-    from simkit.learned import learned_floor
-    from simkit.predictive import target_rate_per_instance_rps
+    from simkit.autoscaling.learned import learned_floor
+    from simkit.autoscaling.predictive import target_rate_per_instance_rps
 
     scenario = simkit.load_scenario("production")
     rows = []

@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 import simkit
+from simkit.autoscaling import POLICIES
 from simkit.database import DB_SERVERS_PER_NODE
 
 NASA = Path(__file__).resolve().parents[2] / "shared" / "traces" / "nasa_http_1995_1min.csv"
@@ -63,11 +64,8 @@ def nasa_counts() -> pd.Series:
 
 
 def policies(base: simkit.Scenario) -> dict[str, simkit.Scenario]:
-    return {
-        "reactive": base.replace(autoscaling__policy="reactive"),
-        "predictive": base.replace(autoscaling__policy="predictive", forecasting__enabled=True),
-        "learned": base.replace(autoscaling__policy="learned"),
-    }
+    """``base`` under every autoscaled policy of :data:`simkit.autoscaling.POLICIES`."""
+    return {name: p.configure(base) for name, p in POLICIES.items() if p.autoscaled}
 
 
 def paired_ci(diff: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -99,7 +97,7 @@ def evaluate(trace: pd.Series, base: simkit.Scenario, replications: int, seed: i
             trace=trace,
             start=START,
         )
-        kpis[name] = result.kpis()
+        kpis[name] = simkit.kpis(result)
         print(f"  {name}: {time.perf_counter() - t0:.1f} s", flush=True)
     rows = []
     for name, frame in kpis.items():

@@ -3,9 +3,10 @@
 Prints the training log and the wall time; nothing here is asserted.  Run with
 ``python benchmarks/train_learned_policy.py [--seed 0] [--workers 2]``.
 
-The policy (:mod:`simkit.learned`) is trained by the cross-entropy method on
-synthetic traffic only (the production profile with randomized workload, HPA
-target and start-up time; deployments off to isolate scaling).  The parameters
+The policy (:mod:`simkit.autoscaling.learned`) is trained by the cross-entropy
+method (:mod:`simkit.training`) on synthetic traffic only (the production profile
+with randomized workload, HPA target and start-up time; deployments off to
+isolate scaling).  The parameters
 go to ``data/learned_policy.json`` with their provenance; copy them into the
 ``[learned]`` tables of the profiles by hand.  The search starts from :data:`INITIAL`.
 """
@@ -22,14 +23,14 @@ from pathlib import Path
 import pandas as pd
 
 import simkit
-from simkit.learned import (
+from simkit.scenario import Learned
+from simkit.training import (
     DEFAULT_PENALTY_USD_PER_SLO_MINUTE,
     SEARCH_SPACE,
     TRAINING_MAX_REPLICAS,
     TRAINING_RANGES,
     train,
 )
-from simkit.scenario import Learned
 
 OUT = Path(__file__).resolve().parents[1] / "data" / "learned_policy.json"
 #: Start of the search: the untrained placeholder values the profiles shipped with

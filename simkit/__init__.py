@@ -5,17 +5,18 @@ Quick start::
     import simkit
     prod = simkit.load_scenario("production")
     result = simkit.simulate(prod, duration="1D", replications=8, seed=1)
-    result.kpis()
+    simkit.kpis(result)
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from simkit.analysis.kpis import KPI_COLUMNS, kpis
 from simkit.engine import simulate
 from simkit.errors import ScenarioError, SimkitError, TraceError
 from simkit.io import list_profiles, load_scenario, read_trace
-from simkit.result import KPI_COLUMNS, SimResult
+from simkit.result import SimResult
 from simkit.scenario import Scenario
 
 try:
@@ -31,6 +32,7 @@ __all__ = [
     "SimkitError",
     "TraceError",
     "__version__",
+    "kpis",
     "list_profiles",
     "load_scenario",
     "read_trace",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simkit.detection import detection_delay_s
+from simkit.detection import window_detected_s
 from simkit.effects import Effects, FailureWindow, Incident, period_span
 from simkit.scenario import Scenario
 
@@ -27,11 +27,18 @@ def _overlap_share(start_s: float, end_s: float, period_s: float, n_periods: int
 def chaos_effects(scenario: Scenario, n_rep: int, n_periods: int, period_s: float) -> Effects:
     """Effects of the app-tier chaos experiments (none unless ``chaos.enabled``).
 
-    * ``kill_instances``: ``instances`` pods crash at ``at_s`` and stay down for the
-      scenario's ``instance_mttr_s``; their traffic fails until the load balancer
-      notices (``failures.detection_s``).
-    * ``latency``: ``added_ms`` on every request for ``duration_s`` (period-weighted).
-    * ``fail_requests``: ``failed_fraction`` of requests fails for ``duration_s``.
+    * ``kill_instances``: ``instances`` pods crash at ``at_s`` and stay down for
+      ``duration_s``; their traffic fails until the load balancer notices
+      (``failures.detection_s``), and all of it while no instance is left.  An
+      ``instance_crash`` incident.
+    * ``latency``: ``added_ms`` on every request for ``duration_s`` (period-weighted);
+      requests still succeed, so it is no incident.
+    * ``fail_requests``: ``failed_fraction`` of requests fails for ``duration_s``;
+      a ``chaos`` incident.
+
+    Incidents are detected by the rule that detects their kind, on the
+    experiment's own failed share of requests (:mod:`simkit.detection`); the
+    scenario's static ``autoscaling.replicas`` is the pool the share refers to.
     """
     chaos = scenario.chaos
     if not chaos.enabled:
@@ -40,23 +47,26 @@ def chaos_effects(scenario: Scenario, n_rep: int, n_periods: int, period_s: floa
     latency = np.zeros((n_rep, n_periods))
     windows, incidents = [], []
     n = scenario.autoscaling.replicas
-    detect = detection_delay_s(scenario)
     for exp in chaos.experiments:
         start, end = exp.at_s, exp.at_s + exp.duration_s
         if exp.kind == "kill_instances":
-            repair = start + scenario.failures.instance_mttr_s
-            down[:, period_span(start, repair, period_s, n_periods)] += exp.instances
+            down[:, period_span(start, end, period_s, n_periods)] += exp.instances
             share = min(exp.instances / max(n, 1), 1.0)
-            noticed = start + scenario.failures.detection_s
+            noticed = min(start + scenario.failures.detection_s, end)
             windows.append(FailureWindow(-1, start, noticed, share, "chaos"))
-            end = repair
+            # Own error ratio: the share until noticed; all of it while none is left.
+            until = end if share >= 1.0 else noticed
+            kind = "instance_crash"
         elif exp.kind == "latency":
             latency += exp.added_ms * 1e-3 * _overlap_share(start, end, period_s, n_periods)
+            continue
         elif exp.kind == "fail_requests":
-            windows.append(FailureWindow(-1, start, end, exp.failed_fraction, "chaos"))
+            share, until, kind = exp.failed_fraction, end, "chaos"
+            windows.append(FailureWindow(-1, start, end, share, "chaos"))
         else:
             continue
-        incidents += [Incident(r, "chaos", start, start + detect, end) for r in range(n_rep)]
+        detected = window_detected_s(scenario, kind, start, until, share, period_s, n_periods)
+        incidents += [Incident(r, kind, start, detected, end) for r in range(n_rep)]
     return Effects(
         instances_down=down if down.any() else None,
         latency_s=latency if latency.any() else None,

@@ -17,6 +17,7 @@ import pandas as pd
 
 from simkit import __version__
 from simkit.analysis import summarize
+from simkit.analysis.kpis import kpi_frame
 from simkit.engine import simulate
 from simkit.errors import SimkitError
 from simkit.io import list_profiles, load_scenario, write_frame_csv, write_result_npz
@@ -161,7 +162,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if out is not None and out.suffix not in (".csv", ".npz"):
         raise SimkitError(f"--out = {args.out!r} must end in .csv (KPIs) or .npz (arrays)")
     (result,) = _simulate_all(args, [scenario])
-    kpis = result.kpis()
+    kpis = kpi_frame([result])
     if out is not None:  # write first: a failed write leaves no half output on stdout
         if out.suffix == ".csv":
             write_frame_csv(out, kpis)
@@ -263,7 +264,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     fit_table = pd.concat(fits, names=["scenario"])
     page = write_report(
         args.out,
-        kpis=kpis.set_index(["scenario", "replication"]),
+        kpis=kpis,
         summary=comparison,
         scenarios=scenarios,
         figures=figures,

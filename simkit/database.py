@@ -33,14 +33,17 @@ Model, per replication ``r`` and control period ``p`` (arrays ``[R, P]``):
   nodes located in that region (``single`` and ``primary-replica`` nodes live in
   the first region; ``cluster`` node ``i`` in region ``i mod n_regions``, the
   primary being node 0).  Overlapping losses merge into one incident.
-* **Failover.**  Monitoring notices after :func:`simkit.detection.detection_delay_s`.
-  A replicated topology with a survivor (``primary-replica``) or a majority of
-  the cluster left (``cluster``, leader election needs ``nodes // 2 + 1``)
-  promotes a new primary ``failover_s`` later: write requests fail from the loss
-  until then, reads keep working.  Otherwise (``single``, or no survivor) every
-  request that touches the database fails until the node is back; for a single
-  instance that *is* the restore from backup (mean ``primary_mttr_s``; a chaos
-  experiment's ``duration_s``).
+* **Failover.**  Monitoring notices when the alert rule that detects
+  ``database`` fires on the loss's own failed share of requests
+  (:func:`simkit.detection.window_detected_s`; a loss no rule sees before the
+  node is back is never promoted away).  A replicated topology with a survivor
+  (``primary-replica``) or a majority of the cluster left (``cluster``, leader
+  election needs ``nodes // 2 + 1``) promotes a new primary ``failover_s``
+  later: write requests fail from the loss until then, reads keep working.
+  Otherwise (``single``, or no survivor) every request that touches the
+  database fails until the node is back; for a single instance that *is* the
+  restore from backup (mean ``primary_mttr_s``; a chaos experiment's
+  ``duration_s``).
 * **Data loss (RPO).**  Lost writes = write rate x the data-loss window:
 
   - ``cluster`` (synchronous quorum commit: ``synchronous_standby_names =
@@ -67,7 +70,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simkit.detection import detection_delay_s
+from simkit.detection import window_detected_s
 from simkit.effects import Effects, FailureWindow, Incident, check_model_inputs
 from simkit.errors import SimkitError
 from simkit.queueing import mean_response_time
@@ -80,6 +83,8 @@ __all__ = [
     "DB_WAIT_CAP_S",
     "INCIDENT_COLUMNS",
     "WAL_ARCHIVE_TIMEOUT_S",
+    "backend_latency_at_s",
+    "database_capacity_rps",
     "database_effects",
     "database_incidents",
     "database_latency",
@@ -216,14 +221,17 @@ class _Episodes:
     source: np.ndarray  # OR of _RANDOM, _CHAOS, _REGION
     detected_s: np.ndarray
     recovered_s: np.ndarray
-    failover: np.ndarray  # bool: a new primary was promoted
+    failover: np.ndarray  # bool: a survivor can take over (reads keep working)
+    promoted: np.ndarray  # bool: a new primary was promoted (the loss was detected in time)
     others_out: np.ndarray  # non-primary nodes out at the start
     region_share: np.ndarray  # traffic share of dead regions at the start
+    failed_share: np.ndarray  # share of requests failing until recovered
 
 
 def _episodes(
-    scenario: Scenario, horizon_s: float, seeds: list[np.random.SeedSequence]
+    scenario: Scenario, n_periods: int, period_s: float, seeds: list[np.random.SeedSequence]
 ) -> _Episodes:
+    horizon_s = n_periods * period_s
     db = scenario.database
     regions = _region_outages(scenario)
     fixed: list[tuple[float, float, int]] = []
@@ -271,10 +279,39 @@ def _episodes(
         failover = survivors >= 1
     else:
         failover = np.zeros(rep.size, dtype=bool)
-    detect = detection_delay_s(scenario)
-    detected = np.minimum(start + detect, end)
-    recovered = np.where(failover, np.minimum(end, start + detect + db.failover_s), end)
-    return _Episodes(rep, start, end, source, detected, recovered, failover, others, share)
+    # Detection on each loss's own failed share (writes, or everything touching the
+    # database) until the node is back; a promotion waits for it.
+    failed = _failed_share(scenario, start, failover, share)
+    # A region outage that took the primary fails its own traffic too (simkit.regions):
+    # the alert sees both.
+    seen = np.where((source & _REGION) != 0, share + failed, failed)
+    detected = np.array(
+        [
+            window_detected_s(scenario, "database", a, b, f, period_s, n_periods)
+            for a, b, f in zip(start, end, seen, strict=True)
+        ]
+    )
+    promoted = failover & np.isfinite(detected)
+    recovered = np.where(promoted, np.minimum(end, detected + db.failover_s), end)
+    return _Episodes(
+        rep, start, end, source, detected, recovered, failover, promoted, others, share, failed
+    )
+
+
+def _failed_share(
+    scenario: Scenario, start_s: np.ndarray, failover: np.ndarray, region_share: np.ndarray
+) -> np.ndarray:
+    """Share of requests failing while the primary is lost, per episode [-].
+
+    Writes need the primary; without a failover target, reads that miss the
+    cache fail too.  Traffic of a dead region is failed by :mod:`simkit.regions`.
+    """
+    db = scenario.database
+    if db.queries_per_request == 0:
+        return np.zeros(start_s.shape)
+    write_share = 1.0 - db.read_fraction
+    touch = write_share + db.read_fraction * (1.0 - _hit_ratio(scenario, start_s))
+    return np.where(failover, write_share, touch) * (1.0 - region_share)
 
 
 # --------------------------------------------------------------------------- cache
@@ -383,7 +420,7 @@ def database_incidents(
         Columns :data:`INCIDENT_COLUMNS`, sorted by replication and start.
     """
     rate, period_s = _check_args(scenario, rate_rps, period_s, seeds)
-    ep = _episodes(scenario, rate.shape[1] * period_s, list(seeds))
+    ep = _episodes(scenario, rate.shape[1], period_s, list(seeds))
     rpo = _loss_windows(scenario, ep)
     names = {_RANDOM: "random", _CHAOS: "chaos", _REGION: "region"}
     source = [
@@ -396,7 +433,7 @@ def database_incidents(
             "start_s": ep.start_s,
             "detected_s": ep.detected_s,
             "recovered_s": ep.recovered_s,
-            "failover": ep.failover,
+            "failover": ep.promoted,
             "rto_s": ep.recovered_s - ep.start_s,
             "rpo_s": rpo,
             "lost_writes": _lost_writes(scenario, rate, period_s, ep, rpo),
@@ -435,7 +472,7 @@ def primary_down(
     n_rep = len(seeds) if isinstance(seeds, list | tuple) else 0
     _check_args(scenario, np.zeros((n_rep, int(n_periods))), period_s, seeds)
     n_periods, period_s = int(n_periods), float(period_s)
-    ep = _episodes(scenario, n_periods * period_s, list(seeds))
+    ep = _episodes(scenario, n_periods, period_s, list(seeds))
     edges = np.arange(n_periods + 1) * period_s
     out = np.zeros((n_rep, n_periods))
     # Merged episodes do not overlap: down time in [0, t) is a sum of clipped ramps.
@@ -545,6 +582,90 @@ def database_latency(
     return q * (rf * (lookup_s + (1.0 - hit) * t_read) + (1.0 - rf) * t_write)
 
 
+def database_capacity_rps(scenario: Scenario) -> float:
+    """Largest request rate the database tier sustains with every node up [1/s].
+
+    The rate at which the busiest node reaches utilization 1: ``min`` over the
+    nodes of ``DB_SERVERS_PER_NODE / query_time`` [queries/s] divided by the
+    queries per request that node serves, routed as :func:`database_latency`
+    routes them with every node up, a primary serving and the cache at its
+    nominal hit ratio.  For ``primary-replica`` with ``k`` replicas the nodes
+    serve ``queries_per_request x (1 - read_fraction)`` writes (the primary) and
+    ``queries_per_request x read_fraction x (1 - hit_ratio) / k`` reads (each
+    replica); for ``cluster`` and ``single`` every node serves an equal share of
+    the reads and the primary the writes too.  At and above this rate that node's
+    queue is unstable: :func:`database_latency` holds its wait at
+    :data:`DB_WAIT_CAP_S` (the ``statement_timeout`` stand-in), i.e. the
+    database, not the app tier, bounds the service.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The system; uses ``database`` and ``cache``.
+
+    Returns
+    -------
+    float
+        Capacity [requests/s]; ``inf`` when no query reaches the database.
+    """
+    if not isinstance(scenario, Scenario):
+        raise SimkitError(f"scenario must be a simkit.Scenario, got {type(scenario).__name__}")
+    db, cache = scenario.database, scenario.cache
+    hit = cache.hit_ratio if cache.enabled else 0.0
+    reads = db.queries_per_request * db.read_fraction * (1.0 - hit)  # per request
+    writes = db.queries_per_request * (1.0 - db.read_fraction)
+    if db.topology == "primary-replica" and db.nodes >= 2:
+        busiest = max(writes, reads / (db.nodes - 1))
+    else:  # every node reads; the primary also writes
+        busiest = writes + reads / db.nodes
+    service_s = db.query_time_ms * 1e-3
+    if service_s <= 0.0 or busiest <= 0.0:
+        return float(np.inf)
+    return DB_SERVERS_PER_NODE / service_s / busiest
+
+
+def backend_latency_at_s(scenario: Scenario, rate_rps: float) -> float:
+    """Mean cache + database time per request at a constant offered rate [s], every node up.
+
+    :func:`database_latency` of one period at ``rate_rps`` with every node up,
+    a primary serving and the cache at its nominal hit ratio (chaos cache
+    restarts left out): the latency the engine adds to every request while the
+    database is healthy, and the one the analytic capacity check
+    (:func:`simkit.analysis.analytic_instances`) adds to the M/M/c p99.  It grows
+    with the rate (Erlang C queueing at the nodes) and reaches
+    ``query_time + DB_WAIT_CAP_S`` per query on a saturated node, from
+    :func:`database_capacity_rps` on.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The system; uses ``database`` and ``cache``.
+    rate_rps : float
+        Constant offered request rate [1/s], >= 0.
+
+    Returns
+    -------
+    float
+        Latency added to every request [s], finite.
+
+    Raises
+    ------
+    SimkitError
+        Not a Scenario, or a rate that is not a finite number >= 0.
+    """
+    if isinstance(rate_rps, bool) or not isinstance(rate_rps, int | float | np.number):
+        raise SimkitError(f"rate_rps = {rate_rps!r} must be a finite number >= 0 [1/s]")
+    if not isinstance(scenario, Scenario):
+        raise SimkitError(f"scenario must be a simkit.Scenario, got {type(scenario).__name__}")
+    steady = scenario
+    if scenario.chaos.enabled and any(
+        e.kind == "cache_restart" for e in scenario.chaos.experiments
+    ):
+        steady = scenario.replace(chaos__enabled=False)
+    rate = np.full((1, 1), float(rate_rps))
+    return float(database_latency(steady, rate, scenario.autoscaling.sync_period_s)[0, 0])
+
+
 def database_effects(
     scenario: Scenario,
     rate_rps: np.ndarray,
@@ -568,7 +689,9 @@ def database_effects(
     Returns
     -------
     Effects
-        ``latency_s`` [s] ``[R, P]`` (replaces ``Scenario.backend_latency_s``),
+        ``latency_s`` [s] ``[R, P]`` (:func:`database_latency`; while every node
+        is up and the cache warm it equals :func:`backend_latency_at_s` at the
+        period's rate),
         ``windows`` (cause ``"database"``: writes failing until failover, or every
         request touching the database during a full outage) and one
         ``Incident`` (kind ``"database"``) per primary loss with RTO and RPO.
@@ -582,7 +705,7 @@ def database_effects(
     db = scenario.database
     n_rep, n_per = rate.shape
     horizon_s = n_per * period_s
-    ep = _episodes(scenario, horizon_s, list(seeds))
+    ep = _episodes(scenario, n_per, period_s, list(seeds))
     rpo = _loss_windows(scenario, ep)
     lost = _lost_writes(scenario, rate, period_s, ep, rpo)
 
@@ -608,12 +731,7 @@ def database_effects(
     )
 
     # Step-resolution failure windows and incidents.
-    write_share = 1.0 - db.read_fraction
-    hit = _hit_ratio(scenario, ep.start_s)
-    touch = write_share + db.read_fraction * (1.0 - hit)
-    share = np.where(ep.failover, write_share, touch) * (1.0 - ep.region_share)
-    if db.queries_per_request == 0:
-        share = np.zeros_like(share)
+    share = ep.failed_share
     end_w = np.minimum(ep.recovered_s, horizon_s)
     windows = tuple(
         FailureWindow(int(r), float(a), float(b), float(f), "database")

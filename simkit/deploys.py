@@ -12,9 +12,11 @@ A Poisson stream of releases (``deployment.deploys_per_day``) per replication.
   restart on each code change.
 * **Bad release** with probability ``bad_release_probability`` (halved when
   tests gate the deploy): instances running it fail a share of their requests.
-  The share of traffic on the bad version follows the rollout; an error-ratio
-  alert (or a person, with console logging) detects it, then an automated
-  rollback reverses the rollout, or someone fixes it by hand.
+  The share of traffic on the bad version follows the rollout; the alert rule
+  that detects ``bad_release`` (``monitoring.rules``) fires on that error
+  ratio (:mod:`simkit.detection`), then an automated rollback reverses the
+  rollout, or someone fixes it by hand.  A bad release that no rule sees stays
+  until the end of the run.
 
 The number of instances rolled is the scenario's initial ``replicas`` (the
 autoscaler's state at deploy time is not known in advance): an approximation.
@@ -26,7 +28,7 @@ import math
 
 import numpy as np
 
-from simkit.detection import ALERT_FOR_S, detection_delay_s
+from simkit.detection import incident_detected_s
 from simkit.effects import Effects, FailureWindow, Incident, period_span
 from simkit.scenario import Scenario
 
@@ -43,8 +45,6 @@ __all__ = [
 BAD_RELEASE_ERROR_FRACTION = 0.2
 #: Factor on the bad-release probability when automated tests gate a deploy (assumption).
 TESTS_GATE_FACTOR = 0.5
-#: Error ratio at which the alert condition holds (assumption, a common paging threshold).
-ALERT_ERROR_RATIO = 0.05
 #: Readiness probe period before a new pod takes traffic (Kubernetes default 10 s).
 READINESS_CHECK_S = 10.0
 #: Without automated rollback, time for a person to revert by hand (assumption).
@@ -125,7 +125,6 @@ def deploy_effects(
         rollout_s = math.ceil(n / wave) * (startup_s + READINESS_CHECK_S)
     else:
         rollout_s = startup_s
-    detect_s = detection_delay_s(scenario)
     down = np.zeros((n_rep, n_periods), dtype=np.int64)
     surge = np.zeros((n_rep, n_periods), dtype=np.int64)
     bad_frac = np.zeros((n_rep, n_periods))
@@ -141,7 +140,7 @@ def deploy_effects(
                 windows.append(FailureWindow(r, t, t + startup_s, 1.0, "deploy"))
             if is_bad:
                 incidents.append(
-                    _bad_release(r, t, rollout_s, detect_s, scenario, bad_frac, period_s, windows)
+                    _bad_release(r, t, rollout_s, scenario, bad_frac, period_s, windows)
                 )
     # A new rollout replaces one still running: limits do not add up.
     np.minimum(down, min(d.max_unavailable, n), out=down)
@@ -159,7 +158,6 @@ def _bad_release(
     r: int,
     t: float,
     rollout_s: float,
-    detect_s: float,
     scenario: Scenario,
     bad_frac: np.ndarray,
     period_s: float,
@@ -168,14 +166,29 @@ def _bad_release(
     """Add one bad release's error fraction; return its incident."""
     d = scenario.deployment
     rolling = d.strategy == "rolling"
-    if scenario.monitoring.system == "console":
-        detected = t + detect_s
-    else:
-        # The error ratio reaches the alert threshold once enough traffic is on the
-        # bad version; then one scrape and the alert's `for` duration.
-        share_needed = ALERT_ERROR_RATIO / BAD_RELEASE_ERROR_FRACTION
-        cross = t + (share_needed * rollout_s if rolling else rollout_s)
-        detected = cross + scenario.monitoring.scrape_interval_s + ALERT_FOR_S
+    n_periods = bad_frac.shape[1]
+
+    def rolled_out(x: np.ndarray) -> np.ndarray:
+        """Share of traffic on the bad version, before any rollback [-]."""
+        return np.clip((x - t) / rollout_s, 0.0, 1.0) if rolling else (x >= t + rollout_s) * 1.0
+
+    # Detection first, on this release's own error ratio without a rollback.
+    rule = scenario.monitoring.detection_rule("bad_release")
+    reach_s = rollout_s + rule.for_s + 2 * (scenario.monitoring.eval_interval_s + period_s)
+    own = period_span(t, t + reach_s, period_s, n_periods)
+    mid_own = (np.arange(own.start, own.stop) + 0.5) * period_s
+    ratio = BAD_RELEASE_ERROR_FRACTION * rolled_out(mid_own)
+    if not rolling:  # the restart itself fails every request for startup_s
+        edges = np.arange(own.start, own.stop + 1) * period_s
+        cover = np.minimum(edges[1:], t + rollout_s) - np.maximum(edges[:-1], t)
+        ratio = np.minimum(ratio + np.clip(cover / period_s, 0.0, 1.0), 1.0)
+    detected = incident_detected_s(scenario, "bad_release", ratio, own.start, period_s)
+    horizon_s = n_periods * period_s
+    if not np.isfinite(detected) or detected >= horizon_s:  # nobody notices: it stays
+        span = period_span(t, horizon_s, period_s, n_periods)
+        mid = (np.arange(span.start, span.stop) + 0.5) * period_s
+        bad_frac[r, span] += BAD_RELEASE_ERROR_FRACTION * rolled_out(mid)
+        return Incident(r, "bad_release", t, math.inf, horizon_s)
     share_at_detect = min(max((detected - t) / rollout_s, 0.0), 1.0) if rolling else 1.0
     if d.automated_rollback:
         back_s = share_at_detect * rollout_s if rolling else rollout_s
@@ -188,7 +201,7 @@ def _bad_release(
         windows.append(FailureWindow(r, fix_start, recovered, 1.0, "deploy"))
 
     def share(x: np.ndarray) -> np.ndarray:
-        up = np.clip((x - t) / rollout_s, 0.0, 1.0) if rolling else (x >= t + rollout_s) * 1.0
+        up = rolled_out(x)
         peak = share_at_detect if d.automated_rollback else 1.0
         level = np.minimum(up, peak)
         if rolling:

@@ -58,9 +58,10 @@ class Incident:
     replication : int
         Replication index.
     kind : str
-        ``"deploy"``, ``"bad_release"``, ``"database"``, ``"region"``, ``"chaos"``.
+        One of :data:`simkit.scenario.INCIDENT_KINDS`.
     start_s, detected_s, recovered_s : float
-        When it began, when monitoring noticed, when service was restored [s].
+        When it began, when its detection rule first fired (``inf``: never, see
+        :mod:`simkit.detection`), when service was restored [s].
     data_loss_window_s : float
         Writes in this window before the failure are lost (RPO) [s]; 0 if none.
     lost_writes : float

@@ -33,16 +33,17 @@ import numpy as np
 import pandas as pd
 
 from simkit import workload
+from simkit.autoscaling import POLICIES
 from simkit.chaos import chaos_effects
 from simkit.clock import DEFAULT_START, Clock, make_clock
 from simkit.control import Progress, control_loop
 from simkit.database import database_effects
 from simkit.deploys import deploy_effects
-from simkit.effects import Effects, combine
+from simkit.detection import step_detected_s
+from simkit.effects import Effects, Incident, combine
 from simkit.errors import SimkitError
-from simkit.failures import failure_timeline
+from simkit.failures import FailureTimeline, failure_timeline
 from simkit.outcome import finish
-from simkit.predictive import forecast_floor
 from simkit.regions import region_effects
 from simkit.result import SimResult
 from simkit.scenario import Scenario
@@ -124,7 +125,7 @@ def _effects(
     """Effects of the database, deployments, regions and chaos experiments on the app tier.
 
     The database's effect includes the latency every request spends in the cache
-    and the database, which replaces the constant ``scenario.backend_latency_s``.
+    and the database.
     """
     n_rep = rate_rps.shape[0]
     return combine(
@@ -134,6 +135,53 @@ def _effects(
             region_effects(scenario, n_rep, clock.n_periods, clock.period_s),
             chaos_effects(scenario, n_rep, clock.n_periods, clock.period_s),
         ]
+    )
+
+
+def _crash_timeline(
+    scenario: Scenario, clock: Clock, seeds: list[np.random.SeedSequence]
+) -> FailureTimeline:
+    """Crash/repair timeline of every instance slot; without a health check repairs
+    wait for the rule that detects ``instance_crash`` (on the crashed share 1 / replicas)."""
+    a, f = scenario.autoscaling, scenario.failures
+    detect = None
+    if not f.health_check:
+        share = 1.0 / max(a.replicas, 1)
+
+        def detect(crash_s: np.ndarray) -> np.ndarray:
+            # The slot counts as down from the first period that starts after the crash.
+            first = np.ceil(np.minimum(crash_s, 1e18) / clock.period_s)
+            return step_detected_s(scenario, "instance_crash", first, share, clock.period_s)
+
+    return failure_timeline(
+        seeds,
+        POLICIES[a.policy].max_instances(scenario),
+        clock.n_periods,
+        clock.period_s,
+        f.instance_mtbf_h * 3600.0,
+        f.instance_mttr_s,
+        detect,
+    )
+
+
+def _crash_incidents(scenario: Scenario, timeline: FailureTimeline) -> Effects:
+    """One ``instance_crash`` incident per crash of a slot in the scenario's static pool,
+    for instances without a health check (with one, the kubelet restarts them unseen)."""
+    if scenario.failures.health_check:
+        return Effects()
+    t = timeline
+    keep = t.crash_slot < scenario.autoscaling.replicas
+    return Effects(
+        incidents=tuple(
+            Incident(int(r), "instance_crash", float(c), float(d), float(e))
+            for r, c, d, e in zip(
+                t.crash_rep[keep],
+                t.crash_s[keep],
+                t.detected_s[keep],
+                t.repair_s[keep],
+                strict=True,
+            )
+        )
     )
 
 
@@ -191,32 +239,25 @@ def simulate(
     arrivals = _arrivals(rate_rps, clock, streams["arrivals"])
     if progress:
         progress(0.1)
-    a = scenario.autoscaling
-    timeline = failure_timeline(
-        streams["failures"],
-        a.replicas if a.policy == "fixed" else a.max_replicas,
-        clock.n_periods,
-        clock.period_s,
-        scenario.failures.instance_mtbf_h * 3600.0,
-        scenario.failures.instance_mttr_s,
+    timeline = _crash_timeline(scenario, clock, streams["failures"])
+    effects = combine(
+        [_effects(scenario, clock, rate_rps, streams), _crash_incidents(scenario, timeline)]
     )
-    effects = _effects(scenario, clock, rate_rps, streams)
-    floor = forecast = None
-    policy = scenario.autoscaling.policy
-    if scenario.forecasting.enabled and policy in ("reactive", "predictive"):
-        floor, forecast = forecast_floor(scenario, rate_rps, clock.period_s)
-    apply_floor = floor if policy == "predictive" else None
-    if apply_floor is not None and scenario.forecasting.mode != "active":
-        apply_floor = None
-    if policy == "learned":
-        from simkit.learned import learned_floor
-
-        apply_floor = learned_floor(scenario, rate_rps, clock.period_s)
-    state = control_loop(scenario, clock, rate_rps, timeline, effects, apply_floor, progress)
+    plan = POLICIES[scenario.autoscaling.policy].floor(scenario, rate_rps, clock.period_s)
+    state = control_loop(scenario, clock, rate_rps, timeline, effects, plan.apply, progress)
     if progress:
         progress(0.9)
     result = finish(
-        scenario, clock, rate_rps, arrivals, state, timeline, effects, int(seed), floor, forecast
+        scenario,
+        clock,
+        rate_rps,
+        arrivals,
+        state,
+        timeline,
+        effects,
+        int(seed),
+        plan.forecast_floor,
+        plan.forecast_rps,
     )
     if progress:
         progress(1.0)

@@ -12,10 +12,16 @@ has the same crash instants in every profile and policy simulated with the
 same seed (common random numbers; the exponential draws are shared and only
 scaled by each profile's MTBF and MTTR).  A slot is counted as down in a
 control period when it is down at the start of that period.
+
+Without a health check (``failures.health_check = false``) nothing restarts a
+crashed instance until someone notices: its down time is the delay until the
+detection rule fires (given by the caller as a function of the crash instant,
+:func:`simkit.detection.step_detected_s`) plus the repair draw.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +48,10 @@ class FailureTimeline:
         One entry per crash: where it happens and in which period [index].
     repair_rep, repair_slot, repair_period : numpy.ndarray
         One entry per repair completed within the horizon.
+    crash_s, detected_s, repair_s : numpy.ndarray
+        Crash instant, detection instant (``nan`` with a health check: nothing
+        waits for it; ``inf``: no rule fires) and repair instant (``inf`` past the horizon) of each
+        crash [s], aligned with ``crash_rep``.
     """
 
     down_rep: np.ndarray
@@ -54,15 +64,23 @@ class FailureTimeline:
     repair_rep: np.ndarray
     repair_slot: np.ndarray
     repair_period: np.ndarray
+    crash_s: np.ndarray
+    detected_s: np.ndarray
+    repair_s: np.ndarray
 
 
 def _slot_events(
-    gen: np.random.Generator, horizon_s: float, mtbf_s: float, mttr_s: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Crash and repair instants [s] of one block of slots, each ``(n_events, 16)``.
+    gen: np.random.Generator,
+    horizon_s: float,
+    mtbf_s: float,
+    mttr_s: float,
+    detect: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Crash, detection and repair instants [s] of one block of slots, each ``(n_events, 16)``.
 
     Entries past the horizon are ``inf``.  Draws come in fixed rounds of standard
     exponentials, so the same stream gives the same events at any MTBF/MTTR scale.
+    With ``detect`` (crash instants -> detection instants), repairs start at detection.
     """
     ups, downs = [], []
     end = np.zeros(SLOTS_PER_BLOCK)
@@ -75,11 +93,29 @@ def _slot_events(
             break
     up = np.concatenate(ups)
     down = np.concatenate(downs)
-    cycle_end = np.cumsum(up + down, axis=0)
-    crash = cycle_end - down
-    crash[crash >= horizon_s] = np.inf
+    if detect is None:
+        cycle_end = np.cumsum(up + down, axis=0)
+        crash = cycle_end - down
+        detected = np.full(crash.shape, np.nan)
+    else:  # each repair waits for its detection: one event row at a time
+        crash = np.empty_like(up)
+        detected = np.empty_like(up)
+        cycle_end = np.empty_like(up)
+        t = np.zeros(SLOTS_PER_BLOCK)
+        for i in range(up.shape[0]):
+            crash[i] = t + up[i]
+            detected[i] = detect(crash[i])
+            t = cycle_end[i] = np.where(np.isfinite(detected[i]), detected[i], np.inf) + down[i]
+            if t.min() >= horizon_s:
+                crash[i + 1 :] = np.inf
+                detected[i + 1 :] = np.nan
+                cycle_end[i + 1 :] = np.inf
+                break
+    past = crash >= horizon_s
+    crash[past] = np.inf
+    detected[past] = np.nan
     repair = np.where(np.isfinite(crash), cycle_end, np.inf)
-    return crash, repair
+    return crash, detected, repair
 
 
 def failure_timeline(
@@ -89,6 +125,7 @@ def failure_timeline(
     period_s: float,
     mtbf_s: float,
     mttr_s: float,
+    detect: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> FailureTimeline:
     """Draw the crash/repair timeline of ``n_slots`` slots for every replication.
 
@@ -102,6 +139,9 @@ def failure_timeline(
         Control periods simulated.
     period_s, mtbf_s, mttr_s : float
         Period length, mean time between failures, mean time to repair [s].
+    detect : callable, optional
+        Crash instants [s] -> detection instants [s] (``inf``: never) for
+        instances without a health check; their repair starts at detection.
 
     Returns
     -------
@@ -111,16 +151,20 @@ def failure_timeline(
     n_blocks = -(-n_slots // SLOTS_PER_BLOCK)
     down_p, down_r, down_s = [], [], []
     crash_r, crash_s, crash_p, rep_r, rep_s, rep_p = [], [], [], [], [], []
+    t_crash_all, t_detect_all, t_repair_all = [], [], []
     for r, seed in enumerate(seeds):
         for b, block_seed in enumerate(seed.spawn(n_blocks)):
             gen = np.random.Generator(np.random.PCG64(block_seed))
-            crash, repair = _slot_events(gen, horizon_s, mtbf_s, mttr_s)
+            crash, detected, repair = _slot_events(gen, horizon_s, mtbf_s, mttr_s, detect)
             slot = b * SLOTS_PER_BLOCK + np.arange(SLOTS_PER_BLOCK)
             ev, col = np.nonzero(np.isfinite(crash) & (slot[None, :] < n_slots))
             if ev.size == 0:
                 continue
             t_crash = crash[ev, col]
             t_repair = repair[ev, col]
+            t_crash_all.append(t_crash)
+            t_detect_all.append(detected[ev, col])
+            t_repair_all.append(t_repair)
             slots = slot[col]
             crash_r.append(np.full(ev.size, r))
             crash_s.append(slots)
@@ -131,7 +175,9 @@ def failure_timeline(
             rep_p.append(np.floor(t_repair[done] / period_s).astype(np.int64))
             # Periods whose start instant lies in [crash, repair).
             first = np.ceil(t_crash / period_s).astype(np.int64)
-            last = np.minimum(np.ceil(t_repair / period_s).astype(np.int64), n_periods)
+            last = np.minimum(
+                np.ceil(np.minimum(t_repair, horizon_s) / period_s).astype(np.int64), n_periods
+            )
             counts = np.maximum(last - first, 0)
             total = int(counts.sum())
             if total:
@@ -142,6 +188,9 @@ def failure_timeline(
 
     def cat(parts: list[np.ndarray]) -> np.ndarray:
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+    def times(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     periods = cat(down_p)
     order = np.argsort(periods, kind="stable")
@@ -157,4 +206,7 @@ def failure_timeline(
         repair_rep=cat(rep_r),
         repair_slot=cat(rep_s),
         repair_period=cat(rep_p),
+        crash_s=times(t_crash_all),
+        detected_s=times(t_detect_all),
+        repair_s=times(t_repair_all),
     )

@@ -121,9 +121,13 @@ def write_text(target: str | os.PathLike[str], text: str) -> Path:
 
 
 def write_frame_csv(target: str | os.PathLike[str], frame: pd.DataFrame) -> Path:
-    """Write a DataFrame as CSV atomically and return the path."""
+    """Write a DataFrame as CSV atomically and return the path.
+
+    A default ``RangeIndex`` (no name) carries no information and is left out.
+    """
+    plain = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
     with atomic_path(target) as tmp:
-        frame.to_csv(tmp)
+        frame.to_csv(tmp, index=not plain)
     return Path(target)
 
 

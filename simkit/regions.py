@@ -3,7 +3,9 @@
 Traffic is split across ``scenario.regions`` by ``traffic_share``.  The engine
 pools the instances of all regions under one autoscaler; a region outage takes
 its share of the instances out, and the requests GeoDNS still sends there fail
-until health checks notice and the DNS records' TTL expires.  Then the
+until its health checks notice and the DNS records' TTL expires.  The incident
+is detected when the alert rule that detects ``region`` fires on those failed
+requests (:mod:`simkit.detection`); nothing waits for it.  Then the
 survivors take all the traffic (and the autoscaler adds capacity).  With a
 single region there is nowhere to fail over to: everything fails until the
 region is back.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simkit.detection import detection_delay_s
+from simkit.detection import window_detected_s
 from simkit.effects import Effects, FailureWindow, Incident, period_span
 from simkit.scenario import Scenario
 
@@ -56,19 +58,19 @@ def region_effects(scenario: Scenario, n_rep: int, n_periods: int, period_s: flo
     for exp in outages:
         start, end = exp.at_s, exp.at_s + exp.duration_s
         if single:
-            windows.append(FailureWindow(-1, start, end, 1.0, "region"))
-            detected, recovered = start + detection_delay_s(scenario), end
+            share, recovered = 1.0, end
         else:
             share = shares[exp.region]
-            switch = min(end, start + failover_s())
-            windows.append(FailureWindow(-1, start, switch, share, "region"))
+            recovered = min(end, start + failover_s())
             down[:, period_span(start, end, period_s, n_periods)] += round(
                 share * scenario.autoscaling.replicas
             )
-            detected, recovered = start + GEO_HEALTH_CHECK_S, switch
-        incidents += [
-            Incident(r, "region", start, min(detected, end), recovered) for r in range(n_rep)
-        ]
+        windows.append(FailureWindow(-1, start, recovered, share, "region"))
+        # GeoDNS fails over on its own health checks; the alert only dates detection.
+        detected = window_detected_s(
+            scenario, "region", start, recovered, share, period_s, n_periods
+        )
+        incidents += [Incident(r, "region", start, detected, recovered) for r in range(n_rep)]
     return Effects(
         instances_down=down if down.any() else None,
         windows=tuple(windows),

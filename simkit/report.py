@@ -17,8 +17,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from simkit import __version__
+from simkit.analysis.kpis import KPI_COLUMNS
 from simkit.io import write_frame_csv, write_text
-from simkit.result import KPI_COLUMNS
 from simkit.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -45,14 +45,17 @@ HEADLINE_KPIS = (
     "scaling_events",
     "slack",
 )
-#: SLO KPIs of :func:`simkit.analysis.slo_kpis`, shown in their own table.
+#: SLO KPIs of :func:`simkit.analysis.kpis`, shown in their own table.
 SLO_KPIS = {
-    "slo_good_minutes_fraction": "share of minutes meeting the SLO (p99 and error ratio) [-]",
-    "error_budget_used": "share of one SLO window's request error budget spent [-]",
-    "burn_rate_mean": "error ratio / (1 - availability objective) over the run [-]",
-    "pages": "page episodes of the multi-window burn-rate alerts [count]",
-    "tickets": "ticket episodes of the multi-window burn-rate alerts [count]",
-    "paged": "1 if the replication paged at least once [-]",
+    k: KPI_COLUMNS[k]
+    for k in (
+        "slo_good_minutes_fraction",
+        "error_budget_used",
+        "burn_rate_mean",
+        "pages",
+        "tickets",
+        "paged",
+    )
 }
 
 
@@ -211,10 +214,7 @@ def write_report(
     slo_rows = [k for k in SLO_KPIS if k in set(summary.index.get_level_values("kpi"))]
     slo_table = format_summary(summary, SLO_KPIS).to_html(escape=True) if slo_rows else ""
     full = _table(summary.reset_index(), index=False)
-    legend = "".join(
-        f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
-        for k, v in {**KPI_COLUMNS, **SLO_KPIS}.items()
-    )
+    legend = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in KPI_COLUMNS.items())
     items = "".join(f"<li>{esc(text)}</li>" for text in sentences)
     figs = "".join(
         f"<figure><img alt='{esc(title)}' src='data:image/png;base64,{_png(fig)}'>"

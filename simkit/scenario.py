@@ -336,13 +336,21 @@ class Autoscaling(_Section):
 
 @dataclass(frozen=True)
 class Failures(_Section):
-    """Independent instance crashes and repairs (exponential MTBF/MTTR)."""
+    """Independent instance crashes and repairs (exponential MTBF/MTTR).
+
+    ``detection_s`` is the time the load balancer keeps sending requests to a
+    crashed instance [s].  With ``health_check`` (a liveness probe: Kubernetes)
+    a crashed instance restarts by itself after a repair time of mean
+    ``instance_mttr_s``; without one (a plain container) it stays down until
+    the alert rule that detects ``instance_crash`` fires, then takes a repair
+    time of mean ``instance_mttr_s`` (a person restarting it).
+    """
 
     PATH: ClassVar[str] = "failures"
     instance_mtbf_h: float = _f(168.0, lo=0.0, lo_open=True, hi=1e7)
     instance_mttr_s: float = _f(60.0, lo=0.0, lo_open=True, hi=1e7)
     detection_s: float = _f(10.0, lo=0.0, hi=3600.0)
-    """Time the load balancer keeps sending requests to a crashed instance [s]."""
+    health_check: bool = True
 
 
 @dataclass(frozen=True)
@@ -380,16 +388,147 @@ class Cache(_Section):
     lookup_ms: float = _f(0.3, lo=0.0, hi=1000.0)
 
 
+#: Monitoring series an alert rule can watch (``simkit.monitoring.SERIES_UNITS``).
+ALERT_SERIES = (
+    "cpu_percent",
+    "memory_mib",
+    "disk_used_gib",
+    "disk_used_percent",
+    "network_mbps",
+    "error_ratio",
+    "latency_p99_s",
+)
+#: Incident kinds whose detection comes from an alert rule (``AlertRule.detects``).
+INCIDENT_KINDS = ("bad_release", "database", "region", "instance_crash", "chaos")
+#: Where a firing alert goes.  ``console``: nobody is notified; a person reading
+#: the console notices after the rule's ``for_s``.
+RECEIVERS = ("page", "ticket", "email", "console")
+
+
+@dataclass(frozen=True)
+class AlertRule(_Section):
+    """One alerting rule: ``series op threshold`` held for ``for_s`` seconds.
+
+    Evaluated with Prometheus ``for`` semantics every ``monitoring.eval_interval_s``
+    on the monitoring series (:mod:`simkit.detection`).  With ``window_s > 0`` the
+    series is averaged over a trailing window first (for ``error_ratio``: errors
+    over requests in the window, as ``sum(rate(errors[w])) / sum(rate(requests[w]))``);
+    with ``short_window_s > 0`` the condition must also hold over that shorter
+    window (the multi-window burn-rate alerts of the Google SRE workbook).
+    ``detects`` names the incident kinds whose detection time this rule sets: the
+    failure mechanisms date their incidents by its first firing.  For the
+    ``console`` receiver ``for_s`` is the time a person watching the console
+    takes to notice (a fixed delay in this model).
+    """
+
+    PATH: ClassVar[str] = "monitoring.rules"
+    name: str = "HighErrorRatio"
+    series: str = _f("error_ratio", choices=ALERT_SERIES)
+    op: str = _f(">", choices=(">", "<"))
+    threshold: float = _f(0.01, lo=-1e12, hi=1e12)
+    for_s: float = _f(300.0, lo=0.0, hi=7 * 86400.0)
+    window_s: float = _f(0.0, lo=0.0, hi=31 * 86400.0)
+    short_window_s: float = _f(0.0, lo=0.0, hi=31 * 86400.0)
+    severity: str = _f("critical", choices=("critical", "warning", "info"))
+    receiver: str = _f("page", choices=RECEIVERS)
+    detects: tuple[str, ...] = _f((), choices=INCIDENT_KINDS)
+
+    def _check(self) -> None:
+        if not self.name.strip():
+            self._fail("name", f"= {self.name!r} must not be empty")
+        if self.short_window_s > 0 and not 0 < self.short_window_s <= self.window_s:
+            self._fail(
+                "short_window_s",
+                f"= {self.short_window_s!r} needs 0 < short_window_s <= window_s "
+                f"(= {self.window_s!r})",
+            )
+        if self.detects and (self.series, self.op, self.window_s) != ("error_ratio", ">", 0.0):
+            self._fail(
+                "detects",
+                f"= {list(self.detects)} needs series = 'error_ratio', op = '>' and "
+                "window_s = 0: failure mechanisms date detection on their own error ratio",
+            )
+        if len(set(self.detects)) != len(self.detects):
+            self._fail("detects", f"= {list(self.detects)} names a kind twice")
+
+
+#: Rules of a Prometheus profile unless its file lists its own (SLO 99.9 %).
+DEFAULT_RULES = (
+    AlertRule(detects=INCIDENT_KINDS),
+    AlertRule("HighLatencyP99", "latency_p99_s", ">", 0.3, 600.0, severity="warning"),
+    AlertRule("HighCPU", "cpu_percent", ">", 90.0, 900.0, severity="warning", receiver="email"),
+    AlertRule(
+        "DiskAlmostFull",
+        "disk_used_percent",
+        ">",
+        95.0,
+        1800.0,
+        severity="warning",
+        receiver="email",
+    ),
+)
+
+
+#: The multi-window, multi-burn-rate alerts of the Google SRE workbook ("Alerting
+#: on SLOs", table 5-8): (name, receiver, budget share, long window [s], short [s]).
+BURN_RATE_ALERTS = (
+    ("SLOBurnPage1h", "page", 0.02, 3600.0, 300.0),
+    ("SLOBurnPage6h", "page", 0.05, 21600.0, 1800.0),
+    ("SLOBurnTicket1d", "ticket", 0.10, 86400.0, 7200.0),
+    ("SLOBurnTicket3d", "ticket", 0.10, 259200.0, 21600.0),
+)
+
+
+def burn_rate_rules(availability: float, window_days: float) -> tuple[AlertRule, ...]:
+    """Burn-rate alert rules for an SLO: fire while both windows burn faster than
+    ``budget share x SLO window / long window`` (as an error ratio: times ``1 -
+    availability``).  14.4, 6, 3 and 1 for a 30-day window; 13.44, 5.6, 2.8 and
+    0.93 for 28 days."""
+    window_s = window_days * 86400.0
+    return tuple(
+        AlertRule(
+            name,
+            threshold=share * window_s / long_s * (1.0 - availability),
+            for_s=0.0,
+            window_s=long_s,
+            short_window_s=short_s,
+            severity="critical" if receiver == "page" else "warning",
+            receiver=receiver,
+        )
+        for name, receiver, share, long_s, short_s in BURN_RATE_ALERTS
+    )
+
+
 @dataclass(frozen=True)
 class Monitoring(_Section):
-    """Metrics and alerting stack."""
+    """Metrics and alerting stack, with the alert rules that detect incidents."""
 
     PATH: ClassVar[str] = "monitoring"
     system: str = _f("prometheus", choices=("prometheus", "prometheus-thanos", "console"))
     scrape_interval_s: float = _f(15.0, lo=1.0, hi=3600.0)
+    eval_interval_s: float = _f(15.0, lo=1.0, hi=3600.0)
     alert_email: bool = True
     verbose_logging: bool = False
     log_analysis: str = _f("none", choices=("none", "elk", "elk-ai"))
+    rules: tuple[AlertRule, ...] = DEFAULT_RULES
+
+    def _check(self) -> None:
+        names = [r.name for r in self.rules]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            self._fail("rules", f"name {dup[0]!r} more than once; allowed: distinct names")
+        for kind in INCIDENT_KINDS:
+            owners = [r.name for r in self.rules if kind in r.detects]
+            if len(owners) != 1:
+                self._fail(
+                    "rules",
+                    f"detect {kind!r} in {len(owners)} rules {owners}; allowed: exactly one "
+                    "rule lists it in `detects`",
+                )
+
+    def detection_rule(self, kind: str) -> AlertRule:
+        """The rule whose first firing dates incidents of ``kind``."""
+        return next(r for r in self.rules if kind in r.detects)
 
 
 @dataclass(frozen=True)
@@ -511,7 +650,7 @@ class Learned(_Section):
 
     The policy keeps a capacity floor under the HPA from two exponentially
     weighted means of the observed load; its parameters are found by policy
-    search in simulation (see :mod:`simkit.learned`).
+    search in simulation (see :mod:`simkit.training`).
     """
 
     PATH: ClassVar[str] = "learned"
@@ -634,15 +773,6 @@ class Scenario(_Section):
     def servers_per_instance(self) -> int:
         """M/M/c servers contributed by one instance."""
         return self.service.workers_per_instance
-
-    @property
-    def backend_latency_s(self) -> float:
-        """Latency added to every request by the cache and database [s]."""
-        db = self.database.queries_per_request * self.database.query_time_ms * 1e-3
-        if self.cache.enabled:
-            hit = self.cache.hit_ratio
-            return db * (1.0 - hit) + self.cache.lookup_ms * 1e-3
-        return db
 
 
 def _plain(obj: Any) -> Any:

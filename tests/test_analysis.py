@@ -14,6 +14,7 @@ from scipy import stats
 import simkit
 from simkit import analysis, queueing
 from simkit.errors import SimkitError
+from simkit.scenario import burn_rate_rules
 from tests.conftest import constant_load_scenario
 
 FAST = 999  # bootstrap resamples in tests
@@ -32,7 +33,7 @@ def prod_dev() -> list[simkit.SimResult]:
 
 def test_bootstrap_ci_shrinks_as_replications_grow() -> None:
     res = simkit.simulate(simkit.load_scenario("production"), duration="2h", replications=64)
-    requests = res.kpis()["requests"].to_numpy()
+    requests = simkit.kpis(res)["requests"].to_numpy()
     widths = []
     for n in (4, 16, 64):
         _, low, high = analysis.bootstrap_ci(requests[:n], n_resamples=FAST)
@@ -76,7 +77,7 @@ def test_compare_names_the_paired_test_for_shared_seeds(prod_dev) -> None:
     assert row["significant"] and row["p_value"] < 1e-3
     assert row["difference"] < 0
     assert {"mean", "ci_low", "ci_high", "n", "baseline", "statistic"} <= set(out.columns)
-    means = pd.concat([r.kpis() for r in prod_dev]).groupby("scenario")["errors"].mean()
+    means = pd.concat([simkit.kpis(r) for r in prod_dev]).groupby("scenario")["errors"].mean()
     assert out.loc[("development", "errors"), "mean"] == pytest.approx(means["development"])
 
 
@@ -128,31 +129,46 @@ def test_compare_frame_and_bad_input(prod_dev) -> None:
 def test_slo_minutes_match_the_kpi(prod_dev) -> None:
     for result in prod_dev:
         bad = analysis.minute_series(result)["bad"].sum(axis=1)
-        np.testing.assert_array_equal(bad, result.kpis()["slo_minutes_violated"])
-        good = analysis.slo_kpis(result)["slo_good_minutes_fraction"]
-        np.testing.assert_allclose(good, 1 - bad / 120)  # 2 h = 120 minutes
+        k = simkit.kpis(result)
+        np.testing.assert_array_equal(bad, k["slo_minutes_violated"])
+        np.testing.assert_allclose(k["slo_good_minutes_fraction"], 1 - bad / 120)  # 2 h
 
 
 def test_burn_rate_thresholds_follow_the_sre_workbook() -> None:
-    thresholds = [rule.threshold(30 * 86400.0) for rule in analysis.DEFAULT_ALERTS]
-    np.testing.assert_allclose(thresholds, [14.4, 6.0, 3.0, 1.0])  # SRE workbook, table 5-8
-    thresholds_28 = [rule.threshold(28 * 86400.0) for rule in analysis.DEFAULT_ALERTS]
-    np.testing.assert_allclose(thresholds_28, [13.44, 5.6, 2.8, 28 / 30])
+    """Table 5-8 of the SRE workbook: burn rates 14.4, 6, 3, 1 for 30 days."""
+    for days, burns in ((30, [14.4, 6.0, 3.0, 1.0]), (28, [13.44, 5.6, 2.8, 28 / 30])):
+        rules = burn_rate_rules(0.999, days)
+        np.testing.assert_allclose([r.threshold / 0.001 for r in rules], burns)
+    # The profiles carry the same rules for their SLO.
+    for name in ("production", "experimental"):
+        s = simkit.load_scenario(name)
+        shipped = {r.name: r for r in s.monitoring.rules}
+        for rule in burn_rate_rules(s.slo.availability, s.slo.window_days):
+            got = shipped[rule.name]
+            assert got.threshold == pytest.approx(rule.threshold, rel=1e-4)
+            assert (got.window_s, got.short_window_s, got.receiver) == (
+                rule.window_s,
+                rule.short_window_s,
+                rule.receiver,
+            )
 
 
 def test_one_hour_at_twenty_times_the_budget_pages_once() -> None:
     s = constant_load_scenario(40.0, 2)
+    assert {r.name for r in burn_rate_rules(0.999, 28.0)} <= {r.name for r in s.monitoring.rules}
     base = simkit.simulate(s, duration="4D", replications=2, seed=0)
     assert not base.overloaded.any()  # steady periods: errors = arrivals x error_fraction
     fraction = np.zeros_like(base.error_fraction)
     first = 3 * 1440 + 600  # a full 3-day window lies behind the bad hour
     fraction[:, first * 4 : (first + 60) * 4] = 0.02  # 60 minutes (15 s periods): burn rate 20
-    result = dataclasses.replace(base, error_fraction=fraction)
+    errors_period = base.arrivals.reshape(2, -1, 15).sum(axis=2, dtype=float) * fraction
+    result = dataclasses.replace(base, error_fraction=fraction, errors_period=errors_period)
     errors = result.errors
-    alerts = analysis.alert_counts(result)
+    alerts = simkit.kpis(result)
     # 1 h and 5 min burn 20 > 13.44 pages; 6 h burns 20 / 6 = 3.3 < 5.6; 1 day 0.83 < 2.8;
-    # 3 days 0.28 < 0.93 (constant load, so burn = 20 x 1 h / window)
-    assert alerts["pages"].tolist() == [1, 1]
+    # 3 days 0.28 < 0.93 (constant load, so burn = 20 x 1 h / window).  HighErrorRatio
+    # (2 % > 1 % for 5 min) pages too.
+    assert alerts["pages"].tolist() == [2, 2]
     assert alerts["tickets"].tolist() == [0, 0]
     burn = analysis.burn_rate(result, "1h")
     assert burn.iloc[first + 59].to_numpy() == pytest.approx([20.0, 20.0])

@@ -11,10 +11,9 @@ import pandas as pd
 import pytest
 
 import simkit
-from simkit.analysis import summarize
+from simkit.analysis import ID_COLUMNS, KPI_COLUMNS, summarize
 from simkit.cli import main
 from simkit.report import HEADLINE_KPIS, format_summary, write_report
-from simkit.result import KPI_COLUMNS
 
 SCRIPT = Path(sys.executable).parent / "simkit"
 SHORT = ["--duration", "1h", "--replications", "2", "--quiet"]
@@ -62,7 +61,7 @@ def test_run_out_csv_has_one_row_per_replication(
     kpis = pd.read_csv(target)
     assert len(kpis) == 2
     assert list(kpis["replication"]) == [0, 1]
-    assert set(KPI_COLUMNS) <= set(kpis.columns)
+    assert list(kpis.columns) == [*ID_COLUMNS, *KPI_COLUMNS]
     assert set(kpis["scenario"]) == {"development"}
     # the table printed is the one computed from the written rows
     assert _table(out) == format_summary(summarize(kpis)).to_string()
@@ -77,6 +76,21 @@ def test_run_out_npz_writes_arrays(tmp_path: Path, capsys: pytest.CaptureFixture
         # 2 replications x (1 h / 1 s step) = 3600 steps
         assert arrays["arrivals"].shape == (2, 3600)
         assert arrays["errors"].shape == (2, 3600)
+
+
+def test_run_and_compare_write_the_same_kpis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One KPI table: same columns and, for the same scenario and seed, same values."""
+    args = ["production", "--duration", "2h", "--replications", "2", "--seed", "4", "--quiet"]
+    code, _, err = _run(["run", *args, "--out", str(tmp_path / "k.csv")], capsys)
+    assert (code, err) == (0, "")
+    code, _, err = _run(["compare", *args, "--out", str(tmp_path / "rep")], capsys)
+    assert (code, err) == (0, "")
+    run = pd.read_csv(tmp_path / "k.csv")
+    compare = pd.read_csv(tmp_path / "rep" / "kpis.csv")
+    assert list(run.columns) == list(compare.columns)
+    pd.testing.assert_frame_equal(run, compare)
 
 
 def test_compare_writes_report_whose_numbers_match(

@@ -34,8 +34,8 @@ def test_same_seed_same_bits_and_finite(profile):
         x, y = getattr(a, name), getattr(b, name)
         assert np.array_equal(x, y), name
         assert np.isfinite(x).all(), name
-    assert a.kpis().drop(columns="scenario").equals(b.kpis().drop(columns="scenario"))
-    assert np.isfinite(a.kpis().drop(columns="scenario").to_numpy(dtype=float)).all()
+    assert simkit.kpis(a).drop(columns="scenario").equals(simkit.kpis(b).drop(columns="scenario"))
+    assert np.isfinite(simkit.kpis(a).drop(columns="scenario").to_numpy(dtype=float)).all()
     assert (a.errors <= a.arrivals + 1e-3).all()
     c = simkit.simulate(s, duration="6h", replications=4, seed=12)
     assert not np.array_equal(a.arrivals, c.arrivals)
@@ -77,7 +77,7 @@ def test_mmc_steady_state_matches_erlang_c(rho):
     lam = rho * c * mu
     s = constant_load_scenario(lam, instances=c, service_time_ms=service_ms)
     r = simkit.simulate(s, duration="2h", replications=4, seed=2)
-    k = r.kpis()
+    k = simkit.kpis(r)
     for q, col in ((0.5, "latency_p50_s"), (0.95, "latency_p95_s"), (0.99, "latency_p99_s")):
         exact = float(queueing.response_time_quantile(q, c, lam, mu))
         assert k[col].to_numpy() == pytest.approx(exact, rel=0.02), (q, exact)
@@ -100,7 +100,7 @@ def test_backend_latency_shifts_every_request():
     assert database_latency(base, a.rate_rps, a.period_s).max() == 0.0
     assert db_s.min() == pytest.approx(db_s.max())  # constant load, constant DB time
     assert db_s[0, 0] > 0.006  # two 3 ms queries plus queueing at the database
-    diff = (b.kpis()["latency_p50_s"] - a.kpis()["latency_p50_s"]).to_numpy()
+    diff = (simkit.kpis(b)["latency_p50_s"] - simkit.kpis(a)["latency_p50_s"]).to_numpy()
     assert diff == pytest.approx(db_s[0, 0], rel=1e-2)  # shift bins are 2 % wide
 
 
@@ -125,7 +125,9 @@ def test_one_hour_overload_rises_and_recovers():
     assert r.errors[:, after].sum() == 0
     # 60 overloaded minutes, plus the drain of a full queue: 4 x 511 requests at
     # (1 - 0.6) x 400 req/s = 12.8 s, i.e. at most 2 more (partly covered) minutes.
-    assert ((r.kpis()["overloaded_minutes"] >= 60) & (r.kpis()["overloaded_minutes"] <= 62)).all()
+    assert (
+        (simkit.kpis(r)["overloaded_minutes"] >= 60) & (simkit.kpis(r)["overloaded_minutes"] <= 62)
+    ).all()
     # Drops are bounded by the excess of offered load over capacity (fluid balance).
     excess = (1.3 - 1.0) * c * mu * 3600
     assert r.errors.sum(axis=1) == pytest.approx(excess, rel=0.05)
@@ -192,8 +194,12 @@ def test_trace_outside_the_simulated_window_is_an_error():
 
 def test_production_beats_development():
     """The architecture's promise: more instances, no debug overhead, failover -> better."""
-    kp = simkit.simulate(simkit.load_scenario("production"), duration="1D", replications=6).kpis()
-    kd = simkit.simulate(simkit.load_scenario("development"), duration="1D", replications=6).kpis()
+    kp = simkit.kpis(
+        simkit.simulate(simkit.load_scenario("production"), duration="1D", replications=6)
+    )
+    kd = simkit.kpis(
+        simkit.simulate(simkit.load_scenario("development"), duration="1D", replications=6)
+    )
     assert (kp["availability"] > kd["availability"]).all()
     assert (kp["latency_p99_s"] < kd["latency_p99_s"]).all()
     assert kp["mean_instances"].mean() > kd["mean_instances"].mean()
@@ -209,7 +215,7 @@ def test_to_frame_and_kpis_columns():
     minute = r.to_frame(freq="1min")
     assert len(minute) == 2 * 60
     assert minute["arrivals"].sum() == pytest.approx(float(r.arrivals.sum()), rel=1e-6)
-    k = r.kpis()
+    k = simkit.kpis(r)
     for col in simkit.KPI_COLUMNS:
         assert col in k.columns
     assert len(k) == 2
@@ -234,5 +240,5 @@ def test_quiet_blocks_change_nothing(profile, monkeypatch):
     slow = simkit.simulate(s, duration="12h", replications=6, seed=9)
     for name in (*STEP_ARRAYS, "ready_instances", "desired_instances", "utilization"):
         assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
-    assert fast.kpis().equals(slow.kpis())
+    assert simkit.kpis(fast).equals(simkit.kpis(slow))
     assert (np.diff(fast.desired_instances, axis=1) != 0).any() or profile == "development"

@@ -9,16 +9,15 @@ import numpy as np
 import pytest
 
 import simkit
-from simkit.learned import (
-    ewm_load,
+from simkit.autoscaling.learned import ewm_load, learned_floor
+from simkit.scenario import Learned
+from simkit.training import (
     from_search_space,
-    learned_floor,
     objective,
     to_search_space,
     train,
     training_tasks,
 )
-from simkit.scenario import Learned
 
 PERIOD_S = 15.0
 

@@ -12,19 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simkit
+from simkit.detection import evaluate
 from simkit.monitoring import (
-    AlertRule,
     alert_kpis,
     combine,
-    default_rules,
-    detection_delay_s,
     downsample,
-    evaluate,
     monitoring_series,
     rollup,
     rollup_frame,
 )
 from simkit.monitoring import series as ms
+from simkit.scenario import AlertRule
 from tests.conftest import constant_load_scenario, overload_trace
 
 
@@ -135,33 +133,40 @@ def test_vectorized_evaluate_matches_the_state_machine(cond, step_s, eval_factor
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"name": " "}, r"AlertRule.name = ' ' is invalid; allowed: a non-empty string"),
-        ({"series": "cpu"}, r"AlertRule.series = 'cpu' is unknown; allowed: cpu_percent, "),
-        ({"op": ">="}, r"AlertRule.op = '>=' is invalid; allowed: >, <"),
-        ({"threshold": math.nan}, r"AlertRule.threshold = nan is invalid; allowed: a finite"),
-        ({"for_s": -1.0}, r"AlertRule.for_s = -1.0 is invalid; allowed: >= 0 s"),
-        ({"severity": "page"}, r"AlertRule.severity = 'page' is invalid; allowed: critical"),
+        ({"name": " "}, r"monitoring.rules.name = ' ' must not be empty"),
+        ({"series": "cpu"}, r"monitoring.rules.series = 'cpu' is not allowed; choose one of"),
+        ({"op": ">="}, r"monitoring.rules.op = '>=' is not allowed; choose one of \['>', '<'\]"),
+        ({"threshold": math.nan}, r"monitoring.rules.threshold = nan must be a finite number"),
+        ({"for_s": -1.0}, r"monitoring.rules.for_s = -1.0 is out of range; allowed: a number in"),
+        ({"receiver": "sms"}, r"monitoring.rules.receiver = 'sms' is not allowed"),
+        ({"detects": ("outage",)}, r"monitoring.rules.detects\[0\] = 'outage' is not allowed"),
     ],
 )
 def test_alert_rule_validation(changes, match):
     args = {"name": "A", "series": "cpu_percent", "op": ">", "threshold": 1.0, "for_s": 0.0}
-    with pytest.raises(simkit.SimkitError, match=match):
+    with pytest.raises(simkit.ScenarioError, match=match):
         AlertRule(**{**args, **changes})
 
 
-def test_default_rules_per_monitoring_system():
-    prod = default_rules(simkit.load_scenario("production"))
+def test_profile_rules_per_monitoring_system():
+    prod = simkit.load_scenario("production").monitoring.rules
     assert [r.name for r in prod] == [
         "HighErrorRatio",
         "HighLatencyP99",
         "HighCPU",
         "DiskAlmostFull",
+        "SLOBurnPage1h",
+        "SLOBurnPage6h",
+        "SLOBurnTicket1d",
+        "SLOBurnTicket3d",
     ]
     assert prod[0].threshold == pytest.approx(0.01)  # 10 x (1 - 0.999)
     assert prod[1].threshold == 0.3  # slo.latency_p99_s
-    assert default_rules(simkit.load_scenario("experimental")) == prod
-    (console,) = default_rules(simkit.load_scenario("development"))
-    assert (console.series, console.for_s, console.severity) == ("error_ratio", 300.0, "info")
+    exp = simkit.load_scenario("experimental").monitoring.rules
+    assert [r.name for r in exp] == [r.name for r in prod]
+    assert exp[0].for_s == 60.0  # faster detection than production's 5 min
+    (console,) = simkit.load_scenario("development").monitoring.rules
+    assert (console.series, console.for_s, console.receiver) == ("error_ratio", 900.0, "console")
 
 
 # --------------------------------------------------------------------------- incidents
@@ -178,51 +183,42 @@ def test_high_error_alert_detects_a_one_hour_overload(overload):
     series = monitoring_series(overload)
     assert (series.error_ratio[:, 240] == 0).all()
     assert (series.error_ratio[:, 241] > 0.1).all()
-    rule = default_rules(overload.scenario)[0]
+    rule = overload.scenario.monitoring.rules[0]
+    assert rule.name == "HighErrorRatio"
     f = evaluate(rule, series.error_ratio, series.period_s, 15.0)
     assert f.counts().tolist() == [1, 1, 1]
     assert f.start_s.tolist() == [3930.0] * 3
     assert f.end_s.tolist() == [7215.0] * 3
-    incidents = np.full(3, 3600.0)
-    assert detection_delay_s([f], incidents).tolist() == [330.0] * 3
-    # With all default rules: HighCPU (125 % of the request at 60 % load) already
-    # fires since 915 s and does not count; HighLatencyP99 fires later (4215 s).
-    k = alert_kpis(overload, incident_start_s=incidents, series=series)
-    assert k["mean_time_to_detect_s"].tolist() == [330.0] * 3
-    assert k["incidents_detected"].tolist() == [1] * 3
+    assert [f.first_at_or_after(r, 3600.0) - 3600.0 for r in range(3)] == [330.0] * 3
+    # With the four basic rules: HighCPU (125 % of the request at 60 % load) already
+    # fires since 915 s; HighLatencyP99 fires later (4215 s).
+    basic = overload.scenario.monitoring.rules[:4]
+    k = alert_kpis(overload, basic, series=series)
     # HighErrorRatio (resolved: 2 e-mails), HighLatencyP99 (resolved: 2),
     # HighCPU (still firing at the end: 1).
     assert k["alerts_fired"].tolist() == [3] * 3
     assert k["emails_sent"].tolist() == [5] * 3
+    assert k["pages"].tolist() == [1] * 3  # HighErrorRatio pages
 
 
 def test_emails_follow_alert_email(overload):
+    basic = overload.scenario.monitoring.rules[:4]
     quiet = dataclasses.replace(
         overload, scenario=overload.scenario.replace(monitoring__alert_email=False)
     )
-    k = alert_kpis(quiet)
+    k = alert_kpis(quiet, basic)
     assert (k["alerts_fired"] > 0).all()
     assert (k["emails_sent"] == 0).all()
-    loud = alert_kpis(overload, send_resolved=False, repeat_interval_s=3600.0)
+    loud = alert_kpis(overload, basic, send_resolved=False, repeat_interval_s=3600.0)
     # Without resolve e-mails: one per alert; HighCPU fires from 915 s to the end (14400 s):
     # reminders 1, 2 and 3 h after it fired.
     assert loud["emails_sent"].tolist() == [3 + 3] * 3
-    assert math.isnan(loud["mean_time_to_detect_s"].iloc[0])
 
 
 def test_development_console_sends_no_email(development):
     k = alert_kpis(development)
     assert (k["emails_sent"] == 0).all()
     assert (k["alerts_fired"] > 0).all()  # a day of development overloads gets noticed
-
-
-def test_detection_delay_shapes():
-    f = evaluate(AlertRule("A", "error_ratio", ">", 0.5, 0.0), np.eye(2, 8), 15.0)
-    # Fires at 15 s (replication 0) and 30 s (replication 1).
-    d = detection_delay_s([f], np.array([[0.0, 20.0], [np.nan, 30.0]]))
-    assert np.array_equal(d, [[15.0, np.nan], [np.nan, 0.0]], equal_nan=True)
-    with pytest.raises(simkit.SimkitError, match="incident_start_s has shape"):
-        detection_delay_s([f], np.zeros(3))
 
 
 # --------------------------------------------------------------------------- series

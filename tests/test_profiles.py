@@ -61,6 +61,7 @@ DIMENSIONLESS = {
     "trend_gain",  # learned policy: weight of the load's rise
     "target_utilization",  # learned policy: busy fraction planned for
     "failed_fraction",  # chaos: share of requests failed on purpose
+    "threshold",  # alert rule: in the unit of the rule's series
     "hit_ratio",
     "async_fraction",
     "traffic_share",

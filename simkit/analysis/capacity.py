@@ -9,8 +9,14 @@ the run is within ``slo.latency_p99_s`` and its availability at least
 the replications meet it.
 
 For a constant Poisson load on a fixed pool every replication has the same
-run p99 (the engine uses exact M/M/c quantiles), so the answer equals the
-analytic Erlang C answer of :func:`analytic_instances`.
+run p99 (the engine uses exact M/M/c quantiles plus the database's mean time per
+request), so without failures the answer equals the analytic Erlang C answer of
+:func:`analytic_instances`: both add the same cache + database latency,
+:func:`simkit.database.backend_latency_at_s` at the planned rate (the engine's
+:func:`simkit.database.database_latency` with every node up).  When that latency
+leaves no room under the SLO, or a database node is saturated at the planned
+rate (:func:`simkit.database.database_capacity_rps`), no app pool meets the SLO:
+both answer "database-bound" (``value is None``, ``database_bound_rps`` set).
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ import numpy as np
 import pandas as pd
 
 from simkit import queueing
+from simkit.analysis.kpis import kpis as kpi_table
 from simkit.cost import instance_price_usd_per_h
+from simkit.database import backend_latency_at_s, database_capacity_rps
 from simkit.engine import DEFAULT_START, simulate
 from simkit.errors import SimkitError
 from simkit.scenario import Scenario, Slo
@@ -36,8 +44,10 @@ __all__ = [
     "HOURS_PER_MONTH",
     "KNOBS",
     "LOADS",
+    "AnalyticPlan",
     "CapacityPlan",
     "analytic_instances",
+    "analytic_plan",
     "capacity_plan",
     "seasonal_peak_rps",
 ]
@@ -58,7 +68,8 @@ class CapacityPlan:
         ``"instances"`` (a fixed pool) or ``"target_utilization_percent"`` (HPA target).
     value : int or None
         The answer: fewest instances, or highest HPA target [%]; ``None`` if no
-        value in the searched range meets the SLO.
+        value in the searched range meets the SLO, or the database bounds the
+        service (see ``database_bound_rps``).
     probability : float
         Required share of replications meeting the SLO [-].
     achieved : float
@@ -82,6 +93,10 @@ class CapacityPlan:
         Every value simulated (index ``knob``): ``meet_fraction``,
         ``latency_p99_s_mean``, ``latency_p99_s_q`` (the ``probability``
         quantile), ``availability_mean``, ``mean_instances``, ``cost_usd_per_h``.
+    database_bound_rps : float or None
+        When no value meets the SLO because of the database (see
+        :func:`analytic_plan`): the rate at which the database saturates
+        (:func:`simkit.database.database_capacity_rps`) [1/s]; else ``None``.
     """
 
     knob: str
@@ -97,9 +112,18 @@ class CapacityPlan:
     load: str
     slo: Slo
     curve: pd.DataFrame
+    database_bound_rps: float | None = None
 
     def summary(self) -> str:
         """One sentence for people."""
+        if self.value is None and self.database_bound_rps is not None:
+            best = self.curve["latency_p99_s_mean"].idxmin()
+            at = f"{best} instances" if self.knob == "instances" else f"an HPA target of {best} %"
+            text = _database_bound_text(
+                self.database_bound_rps, self.peak_rate_rps, self.load, self.slo
+            )
+            p99_ms = self.curve.loc[best, "latency_p99_s_mean"] * 1e3
+            return f"{text}; simulated p99 {p99_ms:.4g} ms at {at}"
         if self.value is None:
             return (
                 f"no {'pool size' if self.knob == 'instances' else 'HPA target'} searched (up to "
@@ -134,19 +158,123 @@ def _slo_of(scenario: Scenario, slo: Slo | dict[str, Any] | None) -> Slo:
     raise SimkitError(f"slo = {slo!r} must be a simkit Slo, a dict of its fields, or None")
 
 
-def analytic_instances(
+def _database_bound_text(capacity_rps: float, rate_rps: float, load: str, slo: Slo) -> str:
+    return (
+        f"database-bound at {capacity_rps:.4g} req/s (a database node saturates there): "
+        f"no pool size meets p99 <= {slo.latency_p99_s * 1e3:g} ms at a {load} peak of "
+        f"{rate_rps:.4g} req/s"
+    )
+
+
+@dataclass(frozen=True)
+class AnalyticPlan:
+    """Result of :func:`analytic_plan`.
+
+    Attributes
+    ----------
+    value : int or None
+        Fewest instances [count]; ``None`` when the database bounds the service.
+    rate_rps : float
+        The constant offered rate planned for [1/s].
+    slo : Slo
+        The objective planned for.
+    backend_latency_s : float
+        Cache + database time per request at ``rate_rps``
+        (:func:`simkit.database.backend_latency_at_s`) [s].
+    latency_p99_s : float
+        M/M/c p99 response time at ``value`` plus ``backend_latency_s`` [s];
+        NaN when database-bound.
+    database_capacity_rps : float
+        Rate at which a database node saturates
+        (:func:`simkit.database.database_capacity_rps`) [1/s]; ``inf`` without queries.
+    database_bound_rps : float or None
+        ``database_capacity_rps`` when the database bounds the service at
+        ``rate_rps`` (``value is None``), else ``None``.
+    """
+
+    value: int | None
+    rate_rps: float
+    slo: Slo
+    backend_latency_s: float
+    latency_p99_s: float
+    database_capacity_rps: float
+    database_bound_rps: float | None
+
+    def summary(self) -> str:
+        """One sentence for people."""
+        if self.value is None:
+            bound = self.database_bound_rps
+            assert bound is not None
+            return (
+                f"{_database_bound_text(bound, self.rate_rps, 'constant', self.slo)}; the "
+                f"database adds {self.backend_latency_s * 1e3:.4g} ms per request there (Erlang C)"
+            )
+        return (
+            f"{self.value} instance{'s' if self.value != 1 else ''} "
+            f"{'meets' if self.value == 1 else 'meet'} p99 <= {self.slo.latency_p99_s * 1e3:g} ms "
+            f"at a constant {self.rate_rps:.4g} req/s (Erlang C, no failures): p99 "
+            f"{self.latency_p99_s * 1e3:.3g} ms, of which the database "
+            f"{self.backend_latency_s * 1e3:.3g} ms (it saturates at "
+            f"{self.database_capacity_rps:.4g} req/s)"
+        )
+
+
+def _database_check(
+    scenario: Scenario, rate_rps: float, target: Slo
+) -> tuple[float, float, float | None]:
+    """Backend latency at the rate [s], database capacity [1/s], and the capacity again
+    if the database bounds the service at the rate (else ``None``).
+
+    Bound: a node is saturated (``rate_rps >= database_capacity_rps``: its queue
+    is unstable and only the ``DB_WAIT_CAP_S`` cap keeps its wait finite), or the
+    backend latency plus the p99 of the service time alone, ``ln(100) / mu`` (the
+    p99 with unlimited servers), reaches the SLO while it would not at zero load.
+    Every pool's p99 is at least that sum, so then no pool meets the SLO.
+    """
+    backend_s = backend_latency_at_s(scenario, rate_rps)
+    capacity_rps = database_capacity_rps(scenario)
+    service_p99_s = math.log(100.0) / scenario.service_rate_rps
+    if target.latency_p99_s <= backend_latency_at_s(scenario, 0.0) + service_p99_s:
+        return backend_s, capacity_rps, None  # too tight at any load: not the database's doing
+    saturated = rate_rps >= capacity_rps
+    if saturated or target.latency_p99_s <= backend_s + service_p99_s:
+        return backend_s, capacity_rps, capacity_rps
+    return backend_s, capacity_rps, None
+
+
+def _erlang_c_pool(scenario: Scenario, rate_rps: float, budget_s: float) -> int:
+    """Fewest instances whose M/M/c p99 response time is within ``budget_s``."""
+    mu = scenario.service_rate_rps
+    workers = scenario.servers_per_instance
+    n = math.floor(rate_rps / (workers * mu)) + 1
+    while n <= 100_000:
+        if float(queueing.response_time_quantile(0.99, n * workers, rate_rps, mu)) <= budget_s:
+            return n
+        n += 1
+    raise SimkitError("no pool of up to 100000 instances meets the SLO")
+
+
+def analytic_plan(
     scenario: Scenario, rate_rps: float, slo: Slo | dict[str, Any] | None = None
-) -> int:
-    """Fewest instances whose M/M/c p99 response time plus backend latency meets the SLO.
+) -> AnalyticPlan:
+    """Fewest instances whose M/M/c p99 plus the database's latency meets the SLO, or
+    "database-bound".
 
     Exact Erlang C (:func:`simkit.queueing.response_time_quantile`) for a constant
-    Poisson load of ``rate_rps`` on ``n * workers_per_instance`` servers; failures
-    and the availability objective are ignored.
+    Poisson load of ``rate_rps`` on ``n * workers_per_instance`` servers, plus the
+    cache + database time per request at that rate,
+    :func:`simkit.database.backend_latency_at_s` (the engine's
+    :func:`simkit.database.database_latency` with every node up, Erlang C queueing
+    at the nodes included).  Failures and the availability objective are ignored.
+    The database bounds the service (``value = None``, ``database_bound_rps`` =
+    :func:`simkit.database.database_capacity_rps`) when a node is saturated at
+    ``rate_rps``, or when its latency there plus the p99 of the service time alone
+    (``ln(100) / mu``, the p99 with unlimited servers) reaches the SLO.
 
     Parameters
     ----------
     scenario : Scenario
-        Service rate, workers per instance and backend latency come from here.
+        Service rate, workers per instance, database and cache come from here.
     rate_rps : float
         Constant offered rate [1/s], > 0.
     slo : Slo or dict, optional
@@ -154,28 +282,64 @@ def analytic_instances(
 
     Returns
     -------
-    int
-        Instances [count].
+    AnalyticPlan
+
+    Raises
+    ------
+    SimkitError
+        A bad rate, or an SLO no pool meets even at zero load (not above the
+        database's unloaded latency plus the p99 of the service time alone).
     """
     target = _slo_of(scenario, slo)
-    if not isinstance(rate_rps, int | float) or not rate_rps > 0 or not math.isfinite(rate_rps):
+    if (
+        isinstance(rate_rps, bool)
+        or not isinstance(rate_rps, int | float)
+        or not rate_rps > 0
+        or not math.isfinite(rate_rps)
+    ):
         raise SimkitError(f"rate_rps = {rate_rps!r} must be a finite number > 0")
-    budget_s = target.latency_p99_s - scenario.backend_latency_s
+    rate = float(rate_rps)
     mu = scenario.service_rate_rps
-    workers = scenario.servers_per_instance
-    # With unlimited servers nobody waits: the p99 is that of the service time, ln(100) / mu.
-    if budget_s <= math.log(100.0) / mu:
+    floor_s = backend_latency_at_s(scenario, 0.0) + math.log(100.0) / mu
+    if target.latency_p99_s <= floor_s:
         raise SimkitError(
-            f"slo.latency_p99_s = {target.latency_p99_s:g} s is not above the backend latency "
-            f"plus the p99 of the service time alone "
-            f"({scenario.backend_latency_s + math.log(100.0) / mu:.4g} s); no pool meets it"
+            f"slo.latency_p99_s = {target.latency_p99_s:g} s is not above the unloaded "
+            f"database latency plus the p99 of the service time alone ({floor_s:.4g} s); "
+            "no pool meets it"
         )
-    n = math.floor(rate_rps / (workers * mu)) + 1
-    while n <= 100_000:
-        if float(queueing.response_time_quantile(0.99, n * workers, rate_rps, mu)) <= budget_s:
-            return n
-        n += 1
-    raise SimkitError("no pool of up to 100000 instances meets the SLO")
+    backend_s, capacity_rps, bound = _database_check(scenario, rate, target)
+    if bound is not None:
+        return AnalyticPlan(None, rate, target, backend_s, math.nan, capacity_rps, bound)
+    n = _erlang_c_pool(scenario, rate, target.latency_p99_s - backend_s)
+    servers = n * scenario.servers_per_instance
+    p99_s = float(queueing.response_time_quantile(0.99, servers, rate, mu)) + backend_s
+    return AnalyticPlan(n, rate, target, backend_s, p99_s, capacity_rps, None)
+
+
+def analytic_instances(
+    scenario: Scenario, rate_rps: float, slo: Slo | dict[str, Any] | None = None
+) -> int | None:
+    """Fewest instances whose M/M/c p99 plus the database's latency meets the SLO.
+
+    ``analytic_plan(scenario, rate_rps, slo).value``: see :func:`analytic_plan`
+    for the model and for why the database bounds the service.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Service rate, workers per instance, database and cache come from here.
+    rate_rps : float
+        Constant offered rate [1/s], > 0.
+    slo : Slo or dict, optional
+        Objective; default ``scenario.slo``.
+
+    Returns
+    -------
+    int or None
+        Instances [count]; ``None`` when the database is the bottleneck (as
+        :attr:`CapacityPlan.value` is then).
+    """
+    return analytic_plan(scenario, rate_rps, slo).value
 
 
 def seasonal_peak_rps(scenario: Scenario, duration: str | float = "7D") -> float:
@@ -226,10 +390,13 @@ def _with_knob(scenario: Scenario, knob: str, value: int) -> Scenario:
 def _first_guess(scenario: Scenario, peak_rate_rps: float, target: Slo) -> int:
     """Erlang C pool for the peak held constant, else the smallest stable pool."""
     try:
-        return analytic_instances(scenario, peak_rate_rps, target)
+        n = analytic_instances(scenario, peak_rate_rps, target)
     except SimkitError:
+        n = None
+    if n is None:
         mu = scenario.service_rate_rps * scenario.servers_per_instance
         return math.floor(peak_rate_rps / mu) + 1
+    return n
 
 
 def _fewest(
@@ -328,6 +495,12 @@ def capacity_plan(
     Returns
     -------
     CapacityPlan
+        For a constant load at which the database bounds the service (see
+        :func:`analytic_plan`), ``value`` is ``None`` and ``database_bound_rps``
+        set; with ``knob="instances"`` only the pool that would meet the SLO
+        with the database unloaded is then simulated (its p99 is in the curve),
+        since every pool's p99 is at least the database's latency plus the p99
+        of the service time alone.
     """
     if load not in LOADS:
         raise SimkitError(f"load = {load!r} is not a load shape; allowed: {', '.join(LOADS)}")
@@ -348,6 +521,9 @@ def capacity_plan(
     planned = _planning_scenario(scenario, float(peak_rate_rps), load, duration_s)
     price = instance_price_usd_per_h(scenario)
     cache: dict[int, dict[str, float]] = {}
+    bound = (
+        _database_check(planned, float(peak_rate_rps), target)[2] if load == "constant" else None
+    )
 
     def evaluate(value: int) -> bool:
         if value not in cache:
@@ -359,7 +535,7 @@ def capacity_plan(
                 seed=seed,
             )
             p99 = res.run_latency_s[:, 2]
-            kpis = res.kpis()
+            kpis = kpi_table(res)
             avail = kpis["availability"].to_numpy()
             meets = (p99 <= target.latency_p99_s) & (avail >= target.availability)
             mean_inst = float(kpis["mean_instances"].mean())
@@ -376,7 +552,16 @@ def capacity_plan(
         return cache[value]["meet_fraction"] >= probability - 1e-12
 
     value: int | None
-    if knob == "instances":
+    if bound is not None:
+        # Database-bound: simulate only the pool that would do with the database
+        # unloaded (or the lowest HPA target), for the curve.
+        if knob == "instances":
+            unloaded_s = backend_latency_at_s(planned, 0.0)
+            evaluate(_erlang_c_pool(planned, peak_rate_rps, target.latency_p99_s - unloaded_s))
+        else:
+            evaluate(1)
+        value = None
+    elif knob == "instances":
         value = _fewest(
             evaluate,
             _first_guess(planned, peak_rate_rps, target),
@@ -409,7 +594,7 @@ def capacity_plan(
         best = float(curve["availability_mean"].max())
         return CapacityPlan(
             knob, None, probability, float(curve["meet_fraction"].max()), nan, best, nan, nan,
-            nan, float(peak_rate_rps), load, target, curve,
+            nan, float(peak_rate_rps), load, target, curve, bound,
         )  # fmt: skip
     at = cache[value]
     return CapacityPlan(

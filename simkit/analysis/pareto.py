@@ -71,7 +71,7 @@ def pareto(
     if isinstance(results, pd.DataFrame):
         frame = results
     else:
-        from simkit.analysis.stats import kpi_frame
+        from simkit.analysis.kpis import kpi_frame
 
         frame = kpi_frame(list(results))
     for name in (x, y):

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from simkit.analysis.slo import slo_kpis
+from simkit.analysis.kpis import kpi_frame
 from simkit.errors import SimkitError
 from simkit.result import SimResult
 
-__all__ = ["TESTS", "bootstrap_ci", "compare", "kpi_frame", "significance_test", "summarize"]
+__all__ = ["TESTS", "bootstrap_ci", "compare", "significance_test", "summarize"]
 
 #: Test used for (paired, family): ``family`` is "rank" (default) or "t".
 TESTS = {
@@ -110,7 +110,7 @@ def summarize(
     Parameters
     ----------
     kpis : pandas.DataFrame
-        Rows from :meth:`SimResult.kpis` (one per replication), possibly of
+        Rows of :func:`simkit.analysis.kpis` (one per replication), possibly of
         several scenarios, with a ``scenario`` column.
     confidence : float
         Confidence level of the interval [-].
@@ -192,24 +192,6 @@ def significance_test(
     return name, float(res.statistic), float(res.pvalue)
 
 
-def kpi_frame(results: Sequence[SimResult]) -> pd.DataFrame:
-    """KPIs of several results, one row per (scenario, replication), SLO KPIs included.
-
-    Columns: ``scenario``, ``replication``, ``seed``, every column of
-    :meth:`SimResult.kpis` and of :func:`simkit.analysis.slo.slo_kpis`.
-    """
-    frames = []
-    for result in results:
-        if not isinstance(result, SimResult):
-            raise SimkitError(f"results must be SimResult objects, got {type(result).__name__}")
-        k = result.kpis().join(slo_kpis(result).drop(columns="scenario"))
-        k.insert(1, "seed", result.seed)
-        frames.append(k.reset_index())
-    if not frames:
-        raise SimkitError("results is empty; give at least one SimResult")
-    return pd.concat(frames, ignore_index=True)
-
-
 def _shares_random_numbers(results: Sequence[SimResult]) -> bool:
     first = results[0]
     return all(
@@ -238,7 +220,7 @@ def compare(
     Parameters
     ----------
     results : sequence of SimResult, or pandas.DataFrame
-        Simulation results (SLO KPIs from :func:`simkit.analysis.slo.slo_kpis`
+        Simulation results (KPIs from :func:`simkit.analysis.kpis`
         are added), or a KPI frame with ``scenario`` and ``replication`` columns
         (e.g. a saved ``kpis.csv``).
     kpis : sequence of str, optional

@@ -1,4 +1,4 @@
-"""Autoscaling policies as the engine sees them: fixed or the Kubernetes HPA.
+"""The Kubernetes HPA as the control loop runs it (every policy but ``fixed``).
 
 The engine calls :meth:`ReactivePolicy.sync` once per control period with the
 replica counts and the busy fraction of the Ready servers; the policy turns the
@@ -14,6 +14,7 @@ import numpy as np
 
 from simkit.autoscaling.behavior import Behavior, behavior_from_api
 from simkit.autoscaling.hpa_vec import HPAConfig, VectorHPA
+from simkit.autoscaling.registry import POLICIES
 from simkit.scenario import Behavior as BehaviorSpec
 from simkit.scenario import ScalingRulesSpec, Scenario
 
@@ -106,6 +107,6 @@ class ReactivePolicy:
 
 def make_autoscaler(scenario: Scenario, n_replications: int) -> ReactivePolicy | None:
     """The engine's autoscaler for a scenario: ``None`` for a fixed instance count."""
-    if scenario.autoscaling.policy == "fixed":
-        return None  # "reactive" and "predictive" both run the HPA
+    if not POLICIES[scenario.autoscaling.policy].autoscaled:
+        return None  # "fixed"; the others run the HPA (with or without a floor)
     return ReactivePolicy(scenario, n_replications)

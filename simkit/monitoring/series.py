@@ -150,6 +150,9 @@ class MonitoringSeries:
     cpu_percent, memory_mib, disk_used_gib, disk_used_percent, network_mbps, \
 error_ratio, latency_p99_s : numpy.ndarray
         The series, float64, ``[R, P]``.
+    requests : numpy.ndarray, optional
+        Offered requests per sample [count], the weights of ``error_ratio`` over
+        a window (errors over requests, not a mean of ratios).
     """
 
     start: pd.Timestamp
@@ -161,6 +164,11 @@ error_ratio, latency_p99_s : numpy.ndarray
     network_mbps: np.ndarray = field(repr=False)
     error_ratio: np.ndarray = field(repr=False)
     latency_p99_s: np.ndarray = field(repr=False)
+    requests: np.ndarray | None = field(default=None, repr=False)
+
+    def weights(self, name: str) -> np.ndarray | None:
+        """Sample weights for windowed rules on ``name``: requests for a ratio, else none."""
+        return self.requests if name == "error_ratio" else None
 
     @property
     def replications(self) -> int:
@@ -329,4 +337,5 @@ def monitoring_series(
         network_mbps=bits / (result.period_s * 1e6),
         error_ratio=np.divide(failed, offered, out=np.zeros_like(failed), where=offered > 0),
         latency_p99_s=_period_latency(result, 2),
+        requests=offered,
     )

@@ -26,6 +26,7 @@ from simkit.widgets.predictive import (
     draw_pareto,
     draw_policies,
     pareto_sweep,
+    policy_descriptions,
     predictive_dashboard,
     scaling_scenario,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "draw_prod_vs_dev",
     "figure_png",
     "pareto_sweep",
+    "policy_descriptions",
     "predictive_dashboard",
     "prod_vs_dev_dashboard",
     "scaling_scenario",

@@ -1,9 +1,11 @@
 """Dashboard 05: how many instances meet the SLO at a peak, and what they cost.
 
 :func:`compute_capacity` puts the Erlang C answer
-(:func:`simkit.analysis.analytic_instances`) beside the simulator's
+(:func:`simkit.analysis.capacity.analytic_plan`) beside the simulator's
 (:func:`simkit.analysis.capacity_plan`, failures included) and draws the plan
-with :func:`simkit.plotting.plot_capacity_plan`.
+with :func:`simkit.plotting.plot_capacity_plan`.  Both add the same cache +
+database latency (:func:`simkit.database.backend_latency_at_s`); past the
+database's capacity both answer "database-bound" (no instance count).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import ipywidgets as widgets
 import pandas as pd
 from matplotlib.figure import Figure
 
-from simkit.analysis import CapacityPlan, analytic_instances, capacity_plan
+from simkit.analysis import CapacityPlan, capacity_plan
+from simkit.analysis.capacity import HOURS_PER_MONTH, AnalyticPlan, analytic_plan
 from simkit.cost import instance_price_usd_per_h
 from simkit.io import load_scenario
 from simkit.plotting import plot_capacity_plan
@@ -31,17 +34,23 @@ class CapacityOutcome:
     ----------
     plan : CapacityPlan
         The simulator's answer and its curve.
-    erlang_c_instances : int
-        The analytic answer (constant Poisson load, no failures).
+    erlang_c_instances : int or None
+        The analytic answer (constant Poisson load, no failures); ``None`` when
+        the database bounds the service.
     summary : pandas.DataFrame
-        One row per method: ``instances``, ``cost_usd_per_month``.
+        One row per method: ``instances``, ``cost_usd_per_month`` (NaN without
+        an answer) and ``database_bound_rps`` (the database's capacity [1/s]
+        when it is the bottleneck, else NaN).
     figure : matplotlib.figure.Figure
+    analytic : AnalyticPlan or None
+        The full analytic answer (its ``summary()`` says why).
     """
 
     plan: CapacityPlan
-    erlang_c_instances: int
+    erlang_c_instances: int | None
     summary: pd.DataFrame
     figure: Figure
+    analytic: AnalyticPlan | None = None
 
 
 def compute_capacity(
@@ -64,7 +73,7 @@ def compute_capacity(
     """
     scenario = load_scenario(profile)
     slo = {"latency_p99_s": slo_p99_ms / 1e3, "availability": availability}
-    analytic = analytic_instances(scenario, float(peak_rps), slo)
+    analytic = analytic_plan(scenario, float(peak_rps), slo)
     plan = capacity_plan(
         scenario,
         slo,
@@ -76,15 +85,23 @@ def compute_capacity(
         seed=seed,
     )
     price = instance_price_usd_per_h(scenario)
+    nan = float("nan")
     summary = pd.DataFrame(
         {
-            "instances": [analytic, plan.value],
-            "cost_usd_per_month": [analytic * price * 730.5, plan.cost_usd_per_month],
+            "instances": [analytic.value, plan.value],
+            "cost_usd_per_month": [
+                nan if analytic.value is None else analytic.value * price * HOURS_PER_MONTH,
+                plan.cost_usd_per_month,
+            ],
+            "database_bound_rps": [
+                nan if b is None else b
+                for b in (analytic.database_bound_rps, plan.database_bound_rps)
+            ],
         },
         index=pd.Index(["Erlang C (no failures)", "simulator (failures)"], name="method"),
     )
     fig = plot_capacity_plan({profile: plan})
-    return CapacityOutcome(plan, analytic, summary, fig)
+    return CapacityOutcome(plan, analytic.value, summary, fig, analytic)
 
 
 def capacity_dashboard(

@@ -15,10 +15,11 @@ import ipywidgets as widgets
 import pandas as pd
 from matplotlib.figure import Figure
 
+from simkit.analysis.kpis import kpis as kpi_table
 from simkit.engine import simulate
 from simkit.errors import SimkitError
 from simkit.io import load_scenario
-from simkit.monitoring import default_rules, evaluate_rules, monitoring_series
+from simkit.monitoring import evaluate_rules, monitoring_series
 from simkit.scenario import Scenario
 from simkit.widgets._base import Dashboard
 from simkit.widgets._common import binned_series
@@ -113,10 +114,10 @@ def compute_chaos(
             scenario, duration=duration, step=step, replications=replications, seed=seed
         )
         label = scenario.name
-        kpis[label] = result.kpis()[list(KPIS)].mean()
+        kpis[label] = kpi_table(result)[list(KPIS)].mean()
         mon = monitoring_series(result)
         firings = evaluate_rules(
-            mon, default_rules(scenario), scenario.monitoring.scrape_interval_s
+            mon, scenario.monitoring.rules, scenario.monitoring.eval_interval_s
         )
         for rule_name, f in firings.items():
             for start, end in f.of(0):

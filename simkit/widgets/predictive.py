@@ -1,10 +1,12 @@
-"""Dashboard 03: reactive versus predictive scaling (a learned policy to come).
+"""Dashboard 03: reactive, predictive and learned scaling.
 
-A *policy* is a function ``Scenario -> Scenario`` that sets the autoscaling
-policy on a base scenario; :data:`POLICIES` holds the ones simkit has
-(``reactive``: the Kubernetes HPA; ``predictive``: a forecast floor under the
-HPA; ``learned``: a floor from load averages found by policy search).  Another
-policy is one more entry: :func:`compute_policies` gives it a row, the figure a colour.
+A *policy* here is a function ``Scenario -> Scenario`` that sets the autoscaling
+policy on a base scenario; :data:`POLICIES` holds the autoscaled ones of
+:data:`simkit.autoscaling.POLICIES` (``reactive``: the Kubernetes HPA;
+``predictive``: a forecast floor under the HPA; ``learned``: a floor from load
+averages found by policy search), each its ``configure``, described by
+:func:`policy_descriptions`.  A further policy is one more entry there (or any
+function passed to :func:`compute_policies`): it gets a row, the figure a colour.
 
 :func:`compute_policies` runs every policy on the same load and seed (common
 random numbers); :func:`pareto_sweep` sweeps the HPA target utilization per
@@ -21,7 +23,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from simkit.analysis.kpis import kpis as kpi_table
 from simkit.analysis.pareto import non_dominated
+from simkit.autoscaling import POLICIES as SCALING_POLICIES
 from simkit.engine import simulate
 from simkit.errors import SimkitError
 from simkit.io import load_scenario
@@ -38,6 +42,7 @@ __all__ = [
     "draw_pareto",
     "draw_policies",
     "pareto_sweep",
+    "policy_descriptions",
     "predictive_dashboard",
     "scaling_scenario",
 ]
@@ -47,27 +52,19 @@ Policy = Callable[[Scenario], Scenario]
 FORECASTERS = ("profile-level", "holt-winters", "seasonal-naive", "persistence")
 
 
-def _reactive(scenario: Scenario) -> Scenario:
-    return scenario.replace(autoscaling__policy="reactive", forecasting__enabled=False)
-
-
-def _predictive(scenario: Scenario) -> Scenario:
-    return scenario.replace(
-        autoscaling__policy="predictive", forecasting__enabled=True, forecasting__mode="active"
-    )
-
-
-def _learned(scenario: Scenario) -> Scenario:
-    return scenario.replace(autoscaling__policy="learned", forecasting__enabled=False)
-
-
-#: Policy name -> scenario transform (``learned``: the floor trained by policy search in
-#: simulation, :mod:`simkit.learned`, with the profile's ``[learned]`` parameters).
+#: Policy name -> scenario transform, for every autoscaled policy of
+#: :data:`simkit.autoscaling.POLICIES` (``learned`` uses the profile's ``[learned]`` parameters).
 POLICIES: dict[str, Policy] = {
-    "reactive": _reactive,
-    "predictive": _predictive,
-    "learned": _learned,
+    name: policy.configure for name, policy in SCALING_POLICIES.items() if policy.autoscaled
 }
+
+
+def policy_descriptions(names: Sequence[str] | None = None) -> dict[str, str]:
+    """One line per policy (default: :data:`POLICIES`), from :data:`simkit.autoscaling.POLICIES`."""
+    return {
+        name: SCALING_POLICIES[name].description for name in (POLICIES if names is None else names)
+    }
+
 
 #: KPIs per policy (means over replications).
 KPIS = (
@@ -168,6 +165,7 @@ def compute_policies(
     target_utilization_percent : float
         HPA target CPU utilization [%].
     policies : mapping of name to policy, or names from :data:`POLICIES`
+        (a mapping may add functions ``Scenario -> Scenario`` of its own)
     duration, step, replications, seed, trace
         As :func:`simkit.simulate`; predictive scaling needs 24 h of history and
         about 30 minutes of calibration and is refitted daily: use at least ``"3D"``.
@@ -195,7 +193,7 @@ def compute_policies(
             replications=replications,
             seed=seed,
         )
-        row = result.kpis()[list(KPIS)].mean()
+        row = kpi_table(result)[list(KPIS)].mean()
         frame = binned_series(result, minutes=15)
         floor = result.forecast_floor
         if floor is not None and scenario.autoscaling.policy == "predictive":

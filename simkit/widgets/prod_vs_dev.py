@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from simkit.analysis.kpis import kpis as kpi_table
 from simkit.engine import simulate
 from simkit.io import load_scenario
 from simkit.widgets._base import Dashboard
@@ -134,7 +135,7 @@ def compute_prod_vs_dev(
         result = simulate(
             scenario, duration=duration, step=step, replications=replications, seed=seed
         )
-        frame = result.kpis()
+        frame = kpi_table(result)
         label = scenario.name
         kpis[label] = frame[list(KPIS)].mean()
         errors[label] = frame[[f"errors_{c}" for c in CAUSE_REASONS]].mean().to_numpy()

@@ -1,32 +1,16 @@
-"""Learned scaling: a state-feedback capacity floor found by policy search in simulation.
+"""Training the learned scaling policy: cross-entropy policy search in simulation.
 
-The policy.  At the end of every control period the policy observes the offered
-load and keeps two exponentially weighted means of it, a short one ``s`` (time
-constant ``short_window_s``) and a long one ``l`` (``long_window_s``).  Its
-state is ``(s, l)`` and its action is a capacity floor under the reactive HPA,
+The policy itself (its floor and the meaning of its five parameters) is
+:mod:`simkit.autoscaling.learned`; this module finds the parameters and sits
+above the engine (it calls :func:`simkit.simulate`; the engine never imports it).
 
-.. math::
-
-    n_t = \\operatorname{clip}\\left(\\left\\lceil
-          \\frac{h\\, s_t + g\\, \\max(s_t - l_t, 0)}{u\\, c\\, \\mu} \\right\\rceil,
-          n_{min}, n_{max}\\right),
-
-with ``h = headroom``, ``g = trend_gain``, ``u = target_utilization``, ``c`` the
-servers per instance and ``mu`` the service rate of one server [1/s].  The
-engine applies ``desired = max(hpa, floor)`` per period, as for the predictive
-floor (:mod:`simkit.predictive`): the floor only ever raises capacity, scale-in
-is left to the HPA.  The offered load is exogenous, so the floor of a whole run
-is computed before the simulation, causally (``n_t`` uses the load of periods
-``0..t`` only).  ``h`` and ``u`` enter only through ``h / u``: the search keeps
-both because the scenario schema has both, but only the ratio is identified.
-
-The search.  :func:`train` finds the five parameters with the cross-entropy
-method (Rubinstein & Kroese, *The Cross-Entropy Method*, Springer 2004;
-the smoothed, diagonal-Gaussian form of de Boer et al., "A tutorial on the
-cross-entropy method", Ann. Oper. Res. 134, 2005) in a transformed space where
-every parameter is a logistic function of an unbounded coordinate.  A candidate
-is scored by simulating it (:func:`simkit.simulate`) on synthetic traffic only:
-the base scenario with workload, HPA target and start-up time drawn afresh each
+:func:`train` finds the five parameters with the cross-entropy method
+(Rubinstein & Kroese, *The Cross-Entropy Method*, Springer 2004; the smoothed,
+diagonal-Gaussian form of de Boer et al., "A tutorial on the cross-entropy
+method", Ann. Oper. Res. 134, 2005) in a transformed space where every
+parameter is a logistic function of an unbounded coordinate.  A candidate is
+scored by simulating it (:func:`simkit.simulate`) on synthetic traffic only: the
+base scenario with workload, HPA target and start-up time drawn afresh each
 generation (:func:`training_tasks`), every candidate of a generation on the same
 tasks and seeds (common random numbers), objective
 ``cost_usd + penalty_usd_per_slo_minute x slo_minutes_violated`` (mean per task
@@ -44,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
+from simkit.analysis.kpis import kpis as kpi_table
 from simkit.engine import DEFAULT_START, simulate
 from simkit.scenario import Learned, Scenario
 
@@ -54,9 +38,7 @@ __all__ = [
     "SEARCH_SPACE",
     "TRAINING_RANGES",
     "Task",
-    "ewm_load",
     "from_search_space",
-    "learned_floor",
     "objective",
     "to_search_space",
     "train",
@@ -99,69 +81,6 @@ TRAINING_RANGES: dict[str, tuple[float, float, str]] = {
 _AUTOSCALING_FIELDS = ("target_cpu_utilization_percent", "startup_s")
 #: HPA ceiling during training, so the ceiling rarely binds at the largest mean rates.
 TRAINING_MAX_REPLICAS = 40
-
-
-# --------------------------------------------------------------------------- the policy
-
-
-def ewm_load(rate_rps: np.ndarray, period_s: float, window_s: float) -> np.ndarray:
-    """Exponentially weighted mean of the load along the period axis, causally.
-
-    ``m_t = a x_t + (1 - a) m_{t-1}`` with ``a = 1 - exp(-period_s / window_s)``,
-    started at ``m_{-1} = x_0`` (the first observation), computed with
-    :func:`scipy.signal.lfilter`.
-
-    Parameters
-    ----------
-    rate_rps : numpy.ndarray
-        Offered rate per period [1/s], ``[R, P]``.
-    period_s : float
-        Control period [s].
-    window_s : float
-        Time constant of the mean [s].
-
-    Returns
-    -------
-    numpy.ndarray
-        The mean [1/s], float64 ``[R, P]``.
-    """
-    x = np.asarray(rate_rps, dtype=np.float64)
-    alpha = -math.expm1(-period_s / window_s)
-    zi = (1.0 - alpha) * x[:, :1]
-    mean, _ = lfilter([alpha], [1.0, alpha - 1.0], x, axis=1, zi=zi)
-    return mean
-
-
-def learned_floor(scenario: Scenario, rate_rps: np.ndarray, period_s: float) -> np.ndarray:
-    """Instances the learned policy asks for at the end of each control period.
-
-    Parameters
-    ----------
-    scenario : Scenario
-        Uses ``learned`` (headroom, trend_gain, short_window_s, long_window_s,
-        target_utilization), ``autoscaling`` (min/max replicas) and the service
-        rate and servers per instance.
-    rate_rps : numpy.ndarray
-        Offered rate per period [1/s], ``[R, P]`` (the load the policy observes).
-    period_s : float
-        Control period [s].
-
-    Returns
-    -------
-    numpy.ndarray
-        Floor [instances], int64 ``[R, P]``, in ``[min_replicas, max_replicas]``;
-        entry ``t`` depends on ``rate_rps[:, :t + 1]`` only.
-    """
-    p = scenario.learned
-    a = scenario.autoscaling
-    short = ewm_load(rate_rps, period_s, p.short_window_s)
-    long = ewm_load(rate_rps, period_s, p.long_window_s)
-    demand_rps = p.headroom * short + p.trend_gain * np.maximum(short - long, 0.0)
-    per_instance_rps = p.target_utilization * scenario.servers_per_instance
-    per_instance_rps *= scenario.service_rate_rps
-    # The 1e-9 keeps float rounding of an exact multiple from asking for one more.
-    need = np.ceil(demand_rps / per_instance_rps - 1e-9)
-    return np.clip(need, a.min_replicas, a.max_replicas).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- search space
@@ -359,14 +278,15 @@ def _score(job: tuple[Task, Learned | None, str | float, str | float, int, float
     scenario = task.scenario
     if params is not None:
         scenario = scenario.replace(autoscaling__policy="learned", learned=_as_dict(params))
-    kpis = simulate(
+    result = simulate(
         scenario,
         duration=duration,
         step=step,
         replications=replications,
         seed=task.seed,
         start=task.start,
-    ).kpis()
+    )
+    kpis = kpi_table(result)
     return float((kpis["cost_usd"] + penalty * kpis["slo_minutes_violated"]).mean())
 
 
