@@ -1,8 +1,16 @@
-"""The sequential part of the engine: instances, autoscaler and fluid backlog.
+"""The sequential part of the engine: instances, autoscaler and the queue backlog.
 
 The Python loop runs once per control period (the autoscaler's sync period),
 vectorized across replications; stretches where nothing happens are done a
 block of periods at a time.
+
+Backlog.  While a replication's offered rate exceeds its capacity, or requests
+are still queued from before, its queue beyond the servers follows its own
+arrivals (the drawn counts per step) and departures: Poisson with mean
+``capacity x period`` per period (a normal draw of that variance, spread evenly
+over the period's steps), the Lindley recursion ``b = max(b + a - d, 0)`` step by
+step, capped at the queue limit (the excess is dropped).  Otherwise the queue is
+in M/M/c steady state and holds no backlog.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from simkit.effects import Effects
 from simkit.failures import FailureTimeline
 from simkit.scenario import Scenario
 
-__all__ = ["LoopOutput", "control_loop", "events_in_service"]
+__all__ = ["LoopOutput", "backlog_path", "control_loop", "events_in_service"]
 
 Progress = Callable[[float], None]
 
@@ -29,8 +37,42 @@ class LoopOutput:
     desired: np.ndarray  # [R, P] int32, provisioned (billed) instances
     started: np.ndarray  # [R, P] int32, instances past start-up (slots 0..started-1)
     ready: np.ndarray  # [R, P] int32, Ready instances serving the period
-    backlog0: np.ndarray  # [R, P] float64, fluid backlog at period start [requests]
+    backlog0: np.ndarray  # [R, P] float64, queued requests at period start [requests]
     utilization: np.ndarray  # [R, P] float64, busy fraction of the ready servers
+    departures: np.ndarray  # [R, P] float64, departures per step while queued [requests]
+
+
+def backlog_path(
+    backlog0: np.ndarray, arrivals: np.ndarray, departures: np.ndarray, limit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Queue beyond the servers at the end of each step, and the requests dropped.
+
+    Parameters
+    ----------
+    backlog0 : numpy.ndarray
+        Queued requests at the start [count], ``(n,)``.
+    arrivals : numpy.ndarray
+        Arrivals per step [count], ``(n, k)``.
+    departures : numpy.ndarray
+        Departures per step while requests are queued [count], ``(n,)``.
+    limit : numpy.ndarray
+        Most requests the queue holds [count], ``(n,)``.
+
+    Returns
+    -------
+    level, dropped : numpy.ndarray
+        Queue at the end of each step and requests dropped in it [count], ``(n, k)``.
+    """
+    n, k = arrivals.shape
+    level = np.empty((n, k))
+    dropped = np.empty((n, k))
+    b = np.asarray(backlog0, dtype=np.float64)
+    for j in range(k):
+        x = np.maximum(b + arrivals[:, j] - departures, 0.0)
+        np.maximum(x - limit, 0.0, out=dropped[:, j])
+        b = np.minimum(x, limit)
+        level[:, j] = b
+    return level, dropped
 
 
 #: Periods handled by one vectorized pass when nothing happens (5 minutes at 15 s).
@@ -54,6 +96,8 @@ class _Loop:
         scenario: Scenario,
         clock: Clock,
         rate_rps: np.ndarray,
+        arrivals: np.ndarray,
+        departure_noise: np.ndarray,
         timeline: FailureTimeline,
         effects: Effects,
         floor: np.ndarray | None = None,
@@ -76,6 +120,10 @@ class _Loop:
         )
         self.timeline = timeline
         self.offered = np.ascontiguousarray(rate_rps.T) * clock.period_s  # [P, R]
+        self.k = clock.steps_per_period
+        self.arrivals = arrivals  # [R, T] counts per step
+        self.noise = departure_noise  # [R, P] standard normal
+        self.departures = np.zeros((n_per, n_rep))
         self.desired = np.empty((n_per, n_rep), dtype=np.int32)
         self.started = np.empty((n_per, n_rep), dtype=np.int32)
         self.ready = np.empty((n_per, n_rep), dtype=np.int32)
@@ -165,14 +213,28 @@ class _Loop:
             down = down + self.forced_down[p]
         ready = np.maximum(started - down, 0)
 
-        # Fluid backlog over the period: linear, capped by the queue limit and timeout.
+        # Backlog over the period: this replication's arrivals and departures (module
+        # docstring), capped by the queue limit and timeout.
         cap = ready * self.cap_per_ready
         limit = ready * self.limit_per_ready
         backlog = np.minimum(self.backlog, limit)
         self.backlog0[p] = backlog
         load = self.offered[p] + backlog
         np.divide(load, cap, out=self.util[p], where=cap > 0)
-        self.backlog = np.clip(load - cap, 0.0, limit)
+        queued = (backlog > 0) | (self.offered[p] > cap)
+        self.backlog = np.zeros(self.n_rep)
+        if queued.any():
+            rows = np.flatnonzero(queued)
+            c = cap[rows]
+            dep = np.maximum(c + np.sqrt(c) * self.noise[rows, p], 0.0) / self.k
+            self.departures[p, rows] = dep
+            level, _ = backlog_path(
+                backlog[rows],
+                self.arrivals[rows, p * self.k : (p + 1) * self.k],
+                dep,
+                limit[rows],
+            )
+            self.backlog[rows] = level[:, -1]
         self.desired[p] = spec
         self.started[p] = started
         self.ready[p] = ready
@@ -209,6 +271,8 @@ def control_loop(
     scenario: Scenario,
     clock: Clock,
     rate_rps: np.ndarray,
+    arrivals: np.ndarray,
+    departure_noise: np.ndarray,
     timeline: FailureTimeline,
     effects: Effects,
     floor: np.ndarray | None,
@@ -220,7 +284,7 @@ def control_loop(
     no rescale) are done a block of periods at a time; ``_BLOCK_PERIODS = 1`` would give
     the same arrays, only slower (a test checks this).
     """
-    loop = _Loop(scenario, clock, rate_rps, timeline, effects, floor)
+    loop = _Loop(scenario, clock, rate_rps, arrivals, departure_noise, timeline, effects, floor)
     n_per = loop.n_per
     report_every = max(n_per // 50, 1)
     next_report = 0
@@ -243,6 +307,7 @@ def control_loop(
         ready=np.ascontiguousarray(loop.ready.T),
         backlog0=np.ascontiguousarray(loop.backlog0.T),
         utilization=np.minimum(np.ascontiguousarray(loop.util.T), 1.0),
+        departures=np.ascontiguousarray(loop.departures.T),
     )
 
 

@@ -51,7 +51,7 @@ from simkit.scenario import Scenario
 __all__ = ["COMPONENTS", "DEFAULT_START", "component_seeds", "simulate"]
 
 #: Model components, in spawn order; each gets its own random stream per replication.
-COMPONENTS = ("load", "arrivals", "failures", "deploys", "database", "regions")
+COMPONENTS = ("load", "arrivals", "failures", "deploys", "database", "regions", "departures")
 
 
 def _check_run_args(replications: int, seed: int) -> None:
@@ -113,6 +113,15 @@ def _arrivals(
     for r, ss in enumerate(seeds):
         rng = np.random.Generator(np.random.PCG64(ss))
         out[r] = workload.draw_arrivals(rng, rate_rps[r] * clock.step_s, clock.steps_per_period)
+    return out
+
+
+def _departure_noise(clock: Clock, seeds: list[np.random.SeedSequence]) -> np.ndarray:
+    """Standard normal draws per period, ``(R, P)`` float64: the departures' randomness
+    while requests are queued (see :mod:`simkit.control`)."""
+    out = np.empty((len(seeds), clock.n_periods))
+    for r, ss in enumerate(seeds):
+        out[r] = np.random.Generator(np.random.PCG64(ss)).standard_normal(clock.n_periods)
     return out
 
 
@@ -244,7 +253,10 @@ def simulate(
         [_effects(scenario, clock, rate_rps, streams), _crash_incidents(scenario, timeline)]
     )
     plan = POLICIES[scenario.autoscaling.policy].floor(scenario, rate_rps, clock.period_s)
-    state = control_loop(scenario, clock, rate_rps, timeline, effects, plan.apply, progress)
+    noise = _departure_noise(clock, streams["departures"])
+    state = control_loop(
+        scenario, clock, rate_rps, arrivals, noise, timeline, effects, plan.apply, progress
+    )
     if progress:
         progress(0.9)
     result = finish(

@@ -11,7 +11,7 @@ import pandas as pd
 
 from simkit import queueing
 from simkit.clock import Clock
-from simkit.control import LoopOutput, events_in_service
+from simkit.control import LoopOutput, backlog_path, events_in_service
 from simkit.effects import Effects, FailureWindow
 from simkit.failures import FailureTimeline
 from simkit.result import SimResult, StepOverlay
@@ -25,6 +25,67 @@ _SHIFT_LOG_STEP = 0.02
 _SHIFT_CODES = 8192
 #: Replications processed together in the memory-heavy whole-array steps.
 _CHUNK_REPLICATIONS = 8
+#: Latency table: utilizations up to 0.9999 (stable periods above use exact quantiles),
+#: with twice the default grid points for twice the range in -ln(1 - rho).
+TABLE_RHO_MAX = 0.9999
+TABLE_N_RHO = 192
+
+
+def _period_quantiles(
+    table: queueing.LatencyTable,
+    servers: np.ndarray,
+    rho: np.ndarray,
+    rho_q: np.ndarray,
+    mu: float,
+    backend_s: np.ndarray,
+    timeout_s: float,
+) -> np.ndarray:
+    """M/M/c response-time quantiles plus the backend latency per period [s], ``[R, P, 3]``.
+
+    Table lookups up to ``table.rho_max``; stable periods above it (utilization below
+    1) get the exact quantile; no Ready server: the timeout.
+    """
+    n_rep, n_per = servers.shape
+    out = np.empty((n_rep, n_per, len(table.quantiles)))
+    for lo in range(0, n_rep, _CHUNK_REPLICATIONS):  # bounded temporaries
+        rows = slice(lo, lo + _CHUNK_REPLICATIONS)
+        q_mu, _ = queueing.table_lookup(table, np.maximum(servers[rows], 1), rho_q[rows])
+        out[rows] = q_mu / mu
+    near = (rho > table.rho_max) & (rho < 1.0) & (servers > 0)
+    if near.any():
+        c = servers[near].astype(np.float64)[:, None]
+        q = np.asarray(table.quantiles)[None, :]
+        out[near] = queueing.response_time_quantile(q, c, rho[near][:, None] * c * mu, mu)
+    np.minimum(out + backend_s[:, :, None], timeout_s, out=out)
+    out[servers == 0] = timeout_s
+    return out
+
+
+def _queue_wait_s(
+    cap_rps: np.ndarray, period_s: float, rep: np.ndarray, t_s: np.ndarray, ahead: np.ndarray
+) -> np.ndarray:
+    """Time until the capacity to come has served ``ahead`` requests [s].
+
+    A request arriving at ``t_s`` behind ``ahead - 1`` queued requests starts service
+    after ``ahead`` departures; departures follow the replication's capacity per period
+    (``cap_rps``, constant within a period), including capacity that comes back while
+    it waits.  Past the end of the run the last period's capacity continues.
+    """
+    n_rep, n_per = cap_rps.shape
+    served = np.zeros((n_rep, n_per + 1))
+    np.cumsum(cap_rps * period_s, axis=1, out=served[:, 1:])
+    p = np.minimum((t_s // period_s).astype(np.int64), n_per - 1)
+    target = served[rep, p] + cap_rps[rep, p] * (t_s - p * period_s) + ahead
+    span = float(served[:, -1].max()) + float(ahead.max()) + 1.0
+    flat = (served + np.arange(n_rep)[:, None] * span).ravel()
+    idx = np.searchsorted(flat, target + rep * span, side="right") - 1 - rep * (n_per + 1)
+    idx = np.clip(idx, 0, n_per)
+    inside = idx < n_per
+    cap_end = np.where(inside, cap_rps[rep, np.minimum(idx, n_per - 1)], cap_rps[rep, -1])
+    left = target - served[rep, idx]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        end_s = idx * period_s + np.where(cap_end > 0, left / cap_end, np.inf)
+    return np.maximum(end_s - t_s, 0.0)
 
 
 def _window_steps(
@@ -97,19 +158,16 @@ def finish(
         float(svc.queue_limit_per_instance), scenario.servers_per_instance * mu * timeout_s
     )
 
-    table = queueing.build_latency_table(max(int(servers.max()), 1))
-    rho_max = table.rho_max
+    table = queueing.build_latency_table(
+        max(int(servers.max()), 1), rho_max=TABLE_RHO_MAX, n_rho=TABLE_N_RHO
+    )
     drift = rate_rps - cap_rps  # [1/s]
     overloaded = (loop.backlog0 > 0) | (drift > 0)
     rho = np.divide(rate_rps, cap_rps, out=np.zeros_like(rate_rps), where=cap_rps > 0)
-    rho_q = np.where(overloaded, rho_max, np.minimum(rho, rho_max))
-    # Quantiles per period [R, P, 3], a few replications at a time (bounded temporaries).
-    q_period_s = np.empty((n_rep, n_per, len(table.quantiles)))
-    for lo in range(0, n_rep, _CHUNK_REPLICATIONS):
-        rows = slice(lo, lo + _CHUNK_REPLICATIONS)
-        q_mu, _ = queueing.table_lookup(table, np.maximum(servers[rows], 1), rho_q[rows])
-        np.minimum(q_mu / mu + backend_s[rows, :, None], timeout_s, out=q_period_s[rows])
-    q_period_s[servers == 0] = timeout_s
+    # Utilization of the M/M/c component: the period's own, or the highest tabulated one
+    # in overloaded periods (used only by their steps with an empty queue).
+    rho_q = np.minimum(rho, table.rho_max)
+    q_period_s = _period_quantiles(table, servers, rho, rho_q, mu, backend_s, timeout_s)
 
     # Requests slower than the timeout in stable periods are errors too.  The tail is
     # below exp(-min(mu, c mu - lambda) t / 2) (wait and service each over t / 2); where
@@ -135,7 +193,7 @@ def finish(
     per_instance_rps = np.divide(
         rate_rps, loop.ready, out=np.zeros_like(rate_rps), where=loop.ready > 0
     )
-    in_flight = scenario.servers_per_instance * rho_q
+    in_flight = scenario.servers_per_instance * np.minimum(rho, 1.0)
     lost = crashes * (in_flight + per_instance_rps * scenario.failures.detection_s)
     crash_frac = np.zeros((n_rep, n_per))
     offered_next = rate_rps[:, 1:] * clock.period_s
@@ -169,18 +227,14 @@ def finish(
     row_of[ri, pi] = np.arange(ri.size)
     arr_ov = arrivals.reshape(n_rep, n_per, k)[ri, pi].astype(np.float64)  # [n, k]
     over_ov = overloaded[ri, pi][:, None]
-    b0 = loop.backlog0[ri, pi][:, None]
-    lim = limit[ri, pi][:, None]
-    path = b0 + drift[ri, pi][:, None] * (np.arange(k + 1)[None, :] * dt)
-    path = np.where(over_ov, path, 0.0)
-    dropped = np.diff(np.maximum(path - lim, 0.0), axis=1)  # requests per step
-    offered_step = rate_rps[ri, pi][:, None] * dt
-    drop = np.clip(
-        np.divide(dropped, offered_step, out=np.ones_like(dropped), where=offered_step > 0),
-        0.0,
-        1.0,
+    level, dropped = backlog_path(
+        loop.backlog0[ri, pi], arr_ov, loop.departures[ri, pi], limit[ri, pi]
     )
-    drop = np.where(over_ov, drop, 0.0)
+    level = np.where(over_ov, level, 0.0)
+    drop = np.where(
+        over_ov, np.divide(dropped, arr_ov, out=np.zeros_like(dropped), where=arr_ov > 0), 0.0
+    )
+    drop = np.clip(drop, 0.0, 1.0)
     window = np.zeros((ri.size, len(w_names), k))
     if w_rep.size:
         np.add.at(window, (row_of[w_rep, w_step // k], w_cause, w_step % k), w_frac)
@@ -197,10 +251,24 @@ def finish(
         np.add.at(breakdown[cause], ri, (arr_ov * f[ri, pi][:, None] * sc).sum(axis=1))
     for c, cause in enumerate(w_names):
         np.add.at(breakdown[cause], ri, (arr_ov * window[:, c] * sc).sum(axis=1))
-    level = np.clip(path[:, 1:], 0.0, lim)
-    c_ov = cap_rps[ri, pi][:, None]
-    wait_ov = np.divide(level, c_ov, out=np.full_like(level, timeout_s), where=c_ov > 0)
-    latency_ov = np.minimum(q_period_s[ri, pi][:, None, :] + wait_ov[:, :, None], timeout_s)
+    # Requests of overloaded periods queue behind the backlog (at load above capacity
+    # even when it is momentarily empty); once it has drained below capacity they see
+    # the M/M/c steady state again.
+    start_level = np.concatenate(
+        [np.where(over_ov, loop.backlog0[ri, pi][:, None], 0.0), level[:, :-1]], axis=1
+    )
+    queued = over_ov & ((start_level > 0) | (level > 0) | (rho[ri, pi] >= 1.0)[:, None])
+    wait_ov = np.zeros_like(level)
+    if queued.any():
+        qi, qj = np.nonzero(queued)
+        ahead = (start_level[qi, qj] + level[qi, qj]) / 2.0
+        t_s = (pi[qi] * k + qj + 0.5) * dt
+        wait_ov[qi, qj] = _queue_wait_s(cap_rps, clock.period_s, ri[qi], t_s, ahead + 1.0)
+    np.minimum(wait_ov, timeout_s, out=wait_ov)
+    service_q_s = -np.log1p(-np.asarray(table.quantiles)) / mu  # Exp(mu) quantiles
+    queued_latency = backend_s[ri, pi][:, None, None] + wait_ov[:, :, None] + service_q_s
+    latency_ov = np.where(queued[:, :, None], queued_latency, q_period_s[ri, pi][:, None, :])
+    np.minimum(latency_ov, timeout_s, out=latency_ov)
 
     run_latency = _run_latency_quantiles(
         scenario,
@@ -210,7 +278,7 @@ def finish(
         backend_s,
         stepwise,
         served_period,
-        (ri, pi, np.where(over_ov, wait_ov, 0.0), served_ov, over_ov[:, 0]),
+        (ri, pi, wait_ov, served_ov, queued),
     )
     billed = loop.desired
     if effects.extra_instances is not None:
@@ -240,9 +308,12 @@ def finish(
             errors=err_ov.astype(np.float32),
             backlog=level.astype(np.float32),
             latency_s=latency_ov.astype(np.float32),
+            wait_s=wait_ov.astype(np.float32),
+            queued=queued,
         ),
         error_breakdown=breakdown,
         run_latency_s=run_latency,
+        backend_s=backend_s.astype(np.float32),
         incidents=effects.incidents,
         forecast_floor=None if forecast_floor is None else forecast_floor.astype(np.int32),
         forecast_rps=forecast_rps,
@@ -316,14 +387,16 @@ def _run_latency_chunk(
     rho_grid = table.rho_grid
     n_rho = rho_grid.size
 
-    ri, pi, wait, served, _over = steps
+    ri, pi, wait, served, queued = steps
     k = wait.shape[1] if wait.ndim == 2 else 1
     # Steady periods: one component each; step-resolved periods: one per step.
     steady = ~stepwise & (servers > 0) & (served_period > 0)
     r_s, p_s = np.nonzero(steady)
     rows = [r_s, np.repeat(ri, k)]
-    cs = [servers[r_s, p_s], np.repeat(servers[ri, pi], k)]
-    rhos = [rho_q[r_s, p_s], np.repeat(rho_q[ri, pi], k)]
+    # A queued request waits, then is served: service time alone (one server, rho 0).
+    queued = queued.ravel()
+    cs = [servers[r_s, p_s], np.where(queued, 1, np.repeat(servers[ri, pi], k))]
+    rhos = [rho_q[r_s, p_s], np.where(queued, 0.0, np.repeat(rho_q[ri, pi], k))]
     shifts = [backend_s[r_s, p_s], (backend_s[ri, pi][:, None] + wait).ravel()]
     weights = [served_period[r_s, p_s], served.ravel()]
     row = np.concatenate(rows)

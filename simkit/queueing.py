@@ -51,6 +51,8 @@ _NEWTON_RTOL = 1e-13
 _NEWTON_MAXITER = 100
 _BISECT_RTOL = 1e-12
 _BISECT_MAXITER = 200
+#: max over y >= 0 of (1 + y) e^{-y/2} = 2 / sqrt(e), rounded up (a survival bound).
+_SF_BOUND = 1.2131
 
 
 # --------------------------------------------------------------------------- validation
@@ -488,14 +490,19 @@ def mixture_quantile(
     arrival_rate: ArrayLike,
     service_rate: ArrayLike,
     shift_s: ArrayLike = 0.0,
+    *,
+    bracket: tuple[ArrayLike, ArrayLike] | None = None,
+    start: ArrayLike | None = None,
+    rtol: float = _BISECT_RTOL,
 ) -> FloatArray:
     """Quantile of a weighted mixture of (shifted) M/M/c response-time distributions.
 
     Component ``k`` is ``shift_s[k] + T_k`` with ``T_k`` the response time of an M/M/c
     queue. The mixture CDF is ``sum_k w_k P(shift_k + T_k <= t) / sum_k w_k``; this is the
     right way to aggregate request-weighted latency over many periods (never average
-    percentiles). Solved by vectorized bisection to ~1e-12 relative, bracketed by the
-    smallest and largest component quantile. An unstable component (with weight > 0)
+    percentiles). Solved by a vectorized safeguarded Newton iteration (bisection when a
+    Newton step would leave the bracket) to ~1e-12 relative, bracketed by the smallest
+    and largest component quantile. An unstable component (with weight > 0)
     never finishes, so it holds its weight above every finite ``t``: the result is ``inf``
     once ``1 - q`` is at or below the unstable weight share.
 
@@ -511,6 +518,17 @@ def mixture_quantile(
         [1/s] >= 0, ``service_rate`` [1/s] > 0).
     shift_s : array_like of float, optional
         Constant delay added to each component [s], finite and >= 0.
+    bracket : tuple of array_like, optional
+        ``(low, high)`` known to contain the quantile [s], broadcasting against the
+        batch axes, e.g. the smallest and largest component quantile at ``q`` (a
+        mixture's quantile lies between them); the iteration starts at their middle.
+        Only for mixtures without unstable components.  Default: a closed-form bracket.
+    start : array_like, optional
+        First guess [s] (clipped into the bracket), broadcasting against the batch
+        axes, e.g. the request-weighted mean of the component quantiles; default the
+        bracket's middle.
+    rtol : float, optional
+        Relative tolerance of the result [-].
 
     Returns
     -------
@@ -546,44 +564,58 @@ def mixture_quantile(
     if not solve.any():
         return _out(out)
 
-    # Bracket: F(min_k Q_k(q)) <= q and F(max_k Q_k(q_hi)) >= q over weighted stable
-    # components, with q_hi = 1 - (p - w_unstable) so the unstable mass is accounted for.
+    # Bracket, in closed form: the mixture is 0 below the smallest shift; above, every
+    # stable component's survival is at most e^{-l tau} (1 + l tau) <= 1.2131 e^{-l tau / 2}
+    # (l = min(theta, mu) / mu, the slower phase; max of (1 + y) e^{-y/2} is 2 e^{-1/2}),
+    # so it is below p_hi = p - w_unstable beyond tau = 2 ln(1.2131 / p_hi) / l.
     w, c, lam, mu, shift = (x[solve] for x in (w, c, lam, mu, shift))
     stable, erl_c, theta_mu, used = (x[solve] for x in (stable, erl_c, theta_mu, used))
-    p, w_u, q_s = p[solve], w_unstable[solve], qq[solve]
+    p, w_u = p[solve], w_unstable[solve]
     live = used & stable
     th_safe = np.where(stable, theta_mu, 1.0)
-    q_lo = np.broadcast_to(q_s[:, None], w.shape)
-    q_hi = np.broadcast_to((1.0 - (p - w_u))[:, None], w.shape)
-    comp_lo = shift + _response_quantile_mu(q_lo, erl_c, th_safe) / mu
-    comp_hi = shift + _response_quantile_mu(q_hi, erl_c, th_safe) / mu
-    lower = np.where(live, comp_lo, np.inf).min(axis=-1)
-    upper = np.where(live, comp_hi, -np.inf).max(axis=-1)
+    slow = np.minimum(th_safe, 1.0)
+    tau_hi = 2.0 * np.log(_SF_BOUND / (p - w_u))[:, None] / slow
+    lower = np.where(live, shift, np.inf).min(axis=-1)
+    upper = np.where(live, shift + np.maximum(tau_hi, 0.0) / mu, -np.inf).max(axis=-1)
+    if bracket is not None:
+        lower = np.maximum(lower, np.broadcast_to(np.asarray(bracket[0], float), batch)[solve])
+        upper = np.minimum(upper, np.broadcast_to(np.asarray(bracket[1], float), batch)[solve])
     upper = np.maximum(upper, lower)
 
     res = np.empty_like(p)
     active = np.arange(p.size)
+    x = 0.5 * (lower + upper)
+    if start is not None:
+        x = np.clip(np.broadcast_to(np.asarray(start, float), batch)[solve], lower, upper)
     for _ in range(_BISECT_MAXITER):
-        mid = 0.5 * (lower + upper)
-        tau = np.maximum(mid[:, None] - shift, 0.0) * mu
-        sf, _ = _response_sf_pdf(tau, erl_c, th_safe)
-        sf = np.where(live, np.where(mid[:, None] > shift, sf, 1.0), 1.0)
+        # Safeguarded Newton on the mixture survival function: a Newton step from the
+        # current point when it stays strictly inside the bracket, else bisection.
+        tau = np.maximum(x[:, None] - shift, 0.0) * mu
+        sf, pdf = _response_sf_pdf(tau, erl_c, th_safe)
+        after = live & (x[:, None] > shift)
+        sf = np.where(live, np.where(after, sf, 1.0), 1.0)
         mix_sf = np.sum(w * sf, axis=-1)
+        mix_pdf = np.sum(w * np.where(after, pdf * mu, 0.0), axis=-1)
         above = mix_sf > p  # survival still too high: the quantile lies to the right
-        lower = np.where(above, mid, lower)
-        upper = np.where(above, upper, mid)
-        done = upper - lower <= _BISECT_RTOL * upper
+        lower = np.where(above, x, lower)
+        upper = np.where(above, upper, x)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            newton = x + (mix_sf - p) / mix_pdf
+        inside = np.isfinite(newton) & (newton > lower) & (newton < upper)
+        x_new = np.where(inside, newton, 0.5 * (lower + upper))
+        done = (np.abs(x_new - x) <= rtol * x_new) | (upper - lower <= rtol * upper)
+        x = x_new
         if done.any():
-            res[active[done]] = 0.5 * (lower[done] + upper[done])
+            res[active[done]] = x[done]
             keep = ~done
-            active, lower, upper, p = active[keep], lower[keep], upper[keep], p[keep]
+            active, lower, upper, p, x = (v[keep] for v in (active, lower, upper, p, x))
             w, mu, shift, erl_c, th_safe, live = (
-                x[keep] for x in (w, mu, shift, erl_c, th_safe, live)
+                v[keep] for v in (w, mu, shift, erl_c, th_safe, live)
             )
             if active.size == 0:
                 break
-    if active.size:  # pragma: no cover - 200 halvings always reach the tolerance
-        res[active] = 0.5 * (lower + upper)
+    if active.size:  # pragma: no cover - 200 iterations always reach the tolerance
+        res[active] = x
     out[solve] = res
     return _out(out)
 

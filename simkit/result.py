@@ -18,6 +18,7 @@ from simkit.cost import instance_price_usd_per_h
 from simkit.effects import Incident
 from simkit.errors import SimkitError
 from simkit.scenario import Scenario
+from simkit.windows import window_latency_quantiles
 
 __all__ = ["SimResult", "StepOverlay"]
 
@@ -54,6 +55,11 @@ class StepOverlay:
         Fluid backlog at the end of each step [count], ``(n, k)``.
     latency_s : numpy.ndarray
         Latency quantiles (p50, p95, p99) per step [s], ``(n, k, 3)``.
+    wait_s : numpy.ndarray
+        Wait in the queue of a request arriving in the step [s], ``(n, k)``.
+    queued : numpy.ndarray
+        Requests of the step queue behind a backlog (their latency is backend + wait
+        + service time) rather than seeing the period's M/M/c [bool], ``(n, k)``.
     """
 
     replication: np.ndarray
@@ -61,6 +67,8 @@ class StepOverlay:
     errors: np.ndarray
     backlog: np.ndarray
     latency_s: np.ndarray
+    wait_s: np.ndarray
+    queued: np.ndarray
 
 
 def _hold(per_period: np.ndarray, k: int) -> np.ndarray:
@@ -119,6 +127,9 @@ class SimResult:
     run_latency_s : numpy.ndarray
         Request-weighted latency quantiles (p50, p95, p99) over the whole run per
         replication [s], ``[R, 3]``.
+    backend_s : numpy.ndarray
+        Latency the cache, the database and injected faults add to every request of
+        a period [s], float32 ``[R, P]``.
     incidents : tuple of Incident
         Unplanned incidents (bad releases, database, region, chaos) with their
         detection, recovery and data-loss figures.
@@ -149,9 +160,11 @@ class SimResult:
     overlay: StepOverlay = field(repr=False)
     error_breakdown: dict[str, np.ndarray] = field(repr=False)
     run_latency_s: np.ndarray = field(repr=False)
+    backend_s: np.ndarray = field(repr=False)
     incidents: tuple[Incident, ...] = field(default=(), repr=False)
     forecast_floor: np.ndarray | None = field(default=None, repr=False)
     forecast_rps: np.ndarray | None = field(default=None, repr=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ step arrays
     def _with_overlay(self, base: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -265,8 +278,10 @@ class SimResult:
         ----------
         freq : str, optional
             Aggregate to this pandas frequency (e.g. ``"1min"``, ``"1h"``): counts
-            are summed, levels averaged, latency quantiles take the maximum over
-            the interval (an upper bound; percentiles are never averaged).
+            are summed, levels averaged, the backlog takes its maximum, and latency
+            quantiles are those of the interval's pooled requests
+            (:func:`simkit.windows.window_latency_quantiles`; never a maximum or a
+            mean of per-step quantiles).
         replications : list of int, optional
             Only these replications.
 
@@ -292,13 +307,20 @@ class SimResult:
         frame = pd.DataFrame(data, index=index)
         if freq is None:
             return frame
-        how = {name: "mean" for name in names}
+        latency = ("latency_p50_s", "latency_p95_s", "latency_p99_s")
+        how = {name: "mean" for name in names if name not in latency}
         how.update({"arrivals": "sum", "errors": "sum", "backlog": "max"})
-        how.update({q: "max" for q in ("latency_p50_s", "latency_p95_s", "latency_p99_s")})
-        grouped = frame.groupby(
+        grouped = frame.drop(columns=list(latency)).groupby(
             [pd.Grouper(level="replication"), pd.Grouper(level="time", freq=freq)]
         )
-        return grouped.agg(how)
+        out = grouped.agg(how)
+        counts = pd.Series(1, index=self.time_index).resample(freq).size()
+        counts = counts[counts > 0]
+        edges = np.concatenate([[0], np.cumsum(counts.to_numpy())[:-1]])
+        q = window_latency_quantiles(self, edges, replications=reps)  # [n_reps, W, 3]
+        index = pd.MultiIndex.from_product([reps, counts.index], names=["replication", "time"])
+        quantiles = pd.DataFrame(q.reshape(-1, 3), index=index, columns=list(latency))
+        return out.join(quantiles)[list(names)]
 
     @property
     def cost_usd(self) -> np.ndarray:

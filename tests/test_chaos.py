@@ -82,3 +82,21 @@ def test_kill_instances_takes_capacity_out_for_the_repair_time():
     assert (r.ready_instances[:, during] == 2).all()
     assert (r.ready_instances[:, : during.start] == 4).all()
     assert (simkit.kpis(r)["errors_chaos"] > 0).all()
+
+
+def test_kill_instances_honours_its_duration():
+    """S3 of the transient validation: 8 of 16 instances down from minute 20 for 600 s."""
+    s = constant_load_scenario(112.0, 16, service_time_ms=100.0).replace(
+        chaos={
+            "enabled": True,
+            "experiments": [
+                {"kind": "kill_instances", "at_s": 1200.0, "duration_s": 600.0, "instances": 8}
+            ],
+        }
+    )
+    r = simkit.simulate(s, duration="1h", step="1s", replications=2, seed=0)
+    minute = np.arange(r.ready_instances.shape[1]) * r.period_s / 60.0
+    ready = r.ready_instances
+    assert (ready[:, minute < 20] == 16).all()
+    assert (ready[:, (minute >= 20) & (minute < 30)] == 8).all()
+    assert (ready[:, minute >= 30] == 16).all()  # back at minute 30, not after instance_mttr_s

@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "simkit.control": 2,
     "simkit.outcome": 2,
     "simkit.result": 2,
+    "simkit.windows": 2,
     "simkit.engine": 2,
     # 3: KPIs and analysis of results
     "simkit.analysis": 3,

@@ -6,10 +6,11 @@ Two service level indicators (SLIs) are supported:
     request-based availability: bad events are failed requests, the objective
     is ``scenario.slo.availability`` of requests succeeding;
 ``"minutes"``
-    time slices: a minute is bad when its p99 latency (the largest step p99 in
-    the minute) exceeds ``slo.latency_p99_s`` or its error ratio exceeds
-    ``1 - slo.availability`` (the definition behind the ``slo_minutes_violated``
-    KPI); the objective is the same ``slo.availability`` fraction of good minutes.
+    time slices: a minute is bad when the p99 latency of its requests (pooled,
+    never the largest or mean of per-step p99s) exceeds ``slo.latency_p99_s``
+    or its error ratio exceeds ``1 - slo.availability`` (the definition
+    behind the ``slo_minutes_violated`` KPI); the objective is the same
+    ``slo.availability`` fraction of good minutes.
 
 The error budget over the SLO window (``slo.window_days``, 28 days by default)
 is ``(1 - objective)`` times the events in the window.  The burn rate over a
@@ -31,6 +32,7 @@ import pandas as pd
 from simkit.errors import SimkitError
 from simkit.result import SimResult
 from simkit.units import parse_duration
+from simkit.windows import window_latency_quantiles
 
 __all__ = ["SLIS", "burn_rate", "error_budget", "minute_series"]
 
@@ -47,26 +49,22 @@ def minute_series(result: SimResult) -> dict[str, np.ndarray]:
     Returns
     -------
     dict
-        ``requests`` and ``errors`` [count per minute], ``latency_p99_s`` (largest
-        step p99 in the minute) [s], ``bad`` (bool: the minute breaks the SLO).
+        ``requests`` and ``errors`` [count per minute], ``latency_p99_s`` (the p99 of
+        the requests served in the minute: the pooled distribution's quantile,
+        :func:`simkit.windows.window_latency_quantiles`) [s], ``bad`` (bool: the
+        minute breaks the SLO).
     """
     per_minute = max(round(_MINUTE_S / result.step_s), 1)
     k = result.steps_per_period
+    edges = np.arange(0, result.n_steps, per_minute)
+    p99 = window_latency_quantiles(result, edges)[:, :, 2]
     if per_minute % k == 0:  # minutes are whole periods: no step arrays needed
-        p99_period = result.latency_period_s[:, :, 2].astype(np.float64)
-        ov = result.overlay
-        if ov.replication.size:
-            p99_period[ov.replication, ov.period] = ov.latency_s[:, :, 2].max(axis=1)
         per_period = result.arrivals.reshape(result.replications, -1, k).sum(
             axis=2, dtype=np.float64
         )
-        edges = np.arange(0, p99_period.shape[1], per_minute // k)
-        p99 = np.maximum.reduceat(p99_period, edges, axis=1)
-        req = np.add.reduceat(per_period, edges, axis=1)
-        err = np.add.reduceat(np.asarray(result.errors_period, np.float64), edges, axis=1)
+        req = np.add.reduceat(per_period, edges // k, axis=1)
+        err = np.add.reduceat(np.asarray(result.errors_period, np.float64), edges // k, axis=1)
     else:
-        edges = np.arange(0, result.n_steps, per_minute)
-        p99 = np.maximum.reduceat(result.latency_p99_s, edges, axis=1).astype(np.float64)
         req = np.add.reduceat(result.arrivals, edges, axis=1, dtype=np.float64)
         err = np.add.reduceat(result.errors, edges, axis=1, dtype=np.float64)
     slo = result.scenario.slo

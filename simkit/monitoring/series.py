@@ -49,8 +49,8 @@ unit and a one-line reason; "assumption" marks a value chosen by us):
 ``error_ratio``
     Failed / offered requests in the period [-] (0 when nothing arrived).
 ``latency_p99_s``
-    p99 latency of the period [s]; overloaded periods take the largest step p99
-    of the period (as ``SimResult.kpis`` does for ``slo_minutes_violated``).
+    p99 latency of the requests of the period [s] (the quantile of their pooled
+    distribution, :func:`simkit.windows.window_latency_quantiles`).
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ import pandas as pd
 
 from simkit.errors import SimkitError
 from simkit.result import SimResult
+from simkit.windows import window_latency_quantiles
 
 __all__ = [
     "BACKUP_RATE_MBPS",
@@ -217,12 +218,9 @@ def _per_period(result: SimResult) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _period_latency(result: SimResult, quantile: int) -> np.ndarray:
-    """Latency quantile per period [s]; overloaded periods take their largest step value."""
-    out = result.latency_period_s[:, :, quantile].astype(np.float64)
-    ov = result.overlay
-    if ov.replication.size:
-        out[ov.replication, ov.period] = ov.latency_s[:, :, quantile].max(axis=1)
-    return out
+    """Latency quantile of the requests of each period [s] (pooled over its steps)."""
+    edges = np.arange(0, result.n_steps, result.steps_per_period)
+    return window_latency_quantiles(result, edges)[:, :, quantile]
 
 
 def _cpu_percent(result: SimResult, ready: np.ndarray) -> np.ndarray:
