@@ -81,6 +81,7 @@ def window_latency_quantiles(
     edges: np.ndarray,
     rtol: float = 1e-3,
     replications: list[int] | None = None,
+    pooled: bool = False,
 ) -> np.ndarray:
     """Latency quantiles (p50, p95, p99) of the requests of each window [s].
 
@@ -94,6 +95,10 @@ def window_latency_quantiles(
         Relative tolerance of the windows taken from their component bounds [-].
     replications : list of int, optional
         Only these replications (in this order); default all.
+    pooled : bool
+        Pool the requests of all the replications asked for into one distribution
+        per window (the Monte Carlo estimate of the window's latency distribution):
+        the result then has one row.
 
     Returns
     -------
@@ -105,21 +110,21 @@ def window_latency_quantiles(
     if edges.ndim != 1 or edges.size == 0 or edges[0] != 0 or np.any(np.diff(edges) <= 0):
         raise SimkitError("edges must be increasing step indices starting at 0")
     reps = np.arange(result.replications) if replications is None else np.asarray(replications)
-    key = ("window_latency_quantiles", edges.tobytes(), float(rtol), reps.tobytes())
+    key = ("window_latency_quantiles", edges.tobytes(), float(rtol), reps.tobytes(), pooled)
     if key not in result._cache:  # results are immutable: compute once per window set
-        result._cache[key] = _window_quantiles(result, edges, rtol, reps)
+        result._cache[key] = _window_quantiles(result, edges, rtol, reps, pooled)
         result._cache[key].flags.writeable = False
     return result._cache[key]
 
 
 def _window_quantiles(
-    result: SimResult, edges: np.ndarray, rtol: float, reps: np.ndarray
+    result: SimResult, edges: np.ndarray, rtol: float, reps: np.ndarray, pooled: bool
 ) -> np.ndarray:
     timeout_s = result.scenario.service.timeout_s
-    n_rep, n_win = reps.size, edges.size
+    n_rep, n_win = (1 if pooled else reps.size), edges.size
     comp = _sorted_components(result)
     position = np.full(result.replications, -1)
-    position[reps] = np.arange(reps.size)
+    position[reps] = 0 if pooled else np.arange(reps.size)
     first = np.searchsorted(edges, comp["first_step"], side="right") - 1
     last = np.searchsorted(edges, comp["first_step"] + comp["steps"] - 1, side="right") - 1
     if np.any(first != last):  # a period straddles windows: split it by its steps
@@ -128,7 +133,7 @@ def _window_quantiles(
         comp = {name: v[order] for name, v in comp.items()}
         first = np.searchsorted(edges, comp["first_step"], side="right") - 1
     keep = (position[comp["rep"]] >= 0) & (comp["weight"] > 0)
-    if reps.size > 1 and np.any(np.diff(reps) <= 0):  # any order asked: sort by position
+    if pooled or (reps.size > 1 and np.any(np.diff(reps) <= 0)):  # sort by row, window
         order = np.lexsort((first, position[comp["rep"]]))
         order = order[keep[order]]
     else:
