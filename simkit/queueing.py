@@ -37,6 +37,7 @@ __all__ = [
     "mean_wait",
     "mixture_quantile",
     "response_time_cdf",
+    "response_time_cdf_pdf",
     "response_time_quantile",
     "table_lookup",
     "wait_time_quantile",
@@ -410,6 +411,28 @@ def response_time_cdf(
     out[fin] = np.clip(1.0 - sf, 0.0, 1.0)
     out[stable & (t == np.inf)] = 1.0
     return _out(out)
+
+
+def response_time_cdf_pdf(
+    t_s: ArrayLike, servers: ArrayLike, arrival_rate: ArrayLike, service_rate: ArrayLike
+) -> tuple[FloatArray, FloatArray]:
+    """CDF and density [1/s] of the FCFS M/M/c response time at ``t``, in one pass.
+
+    The density is the derivative of :func:`response_time_cdf` (0 for ``t <= 0`` and for
+    an unstable queue).
+    """
+    t = _as_float("t_s", t_s, "a time in seconds (not NaN)")
+    c, lam, mu = _validate_queue(servers, arrival_rate, service_rate)
+    stable, erl_c, theta_mu = _stable_and_theta(c, lam, mu)
+    t, stable, erl_c, theta_mu, mu = np.broadcast_arrays(t, stable, erl_c, theta_mu, mu)
+    cdf = np.zeros(t.shape)
+    pdf = np.zeros(t.shape)
+    fin = stable & np.isfinite(t) & (t > 0)
+    sf, dens = _response_sf_pdf(t[fin] * mu[fin], erl_c[fin], theta_mu[fin])
+    cdf[fin] = np.clip(1.0 - sf, 0.0, 1.0)
+    pdf[fin] = dens * mu[fin]
+    cdf[stable & (t == np.inf)] = 1.0
+    return _out(cdf), _out(pdf)
 
 
 def response_time_quantile(

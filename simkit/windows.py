@@ -10,8 +10,11 @@ largest or the mean of per-step quantiles.
 Most windows need no root finding: a mixture's quantile lies between the
 smallest and the largest quantile of its components, so where those agree to
 ``rtol`` the request-weighted mean of the component quantiles is used (within
-``rtol`` of the exact value); the others are solved exactly by
-:func:`simkit.queueing.mixture_quantile`.
+``rtol`` of the exact value).  Where they agree to :data:`NEWTON_SPREAD`, one
+Newton step on the exact mixture CDF from that mean is taken (measured error
+below 1e-5); the others are solved to 1e-9 by
+:func:`simkit.queueing.mixture_quantile` (or in closed form when every request
+of the window queued).
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ __all__ = ["QUANTILES", "window_latency_quantiles"]
 
 #: Probability levels of the latency arrays (p50, p95, p99).
 QUANTILES = (0.5, 0.95, 0.99)
+#: Windows whose component quantiles spread more than ``rtol`` but at most this much
+#: get one Newton step from their mean; wider ones are solved to 1e-9.
+NEWTON_SPREAD = 0.05
+#: Newton steps taken for those windows.
+NEWTON_STEPS = 1
 
 
 def _components(result: SimResult) -> dict[str, np.ndarray]:
@@ -151,7 +159,15 @@ def _window_quantiles(
     hi = np.maximum.reduceat(quant, starts, axis=0)
     total = np.add.reduceat(weight, starts)
     out[cells] = np.add.reduceat(weight[:, None] * quant, starts, axis=0) / total[:, None]
-    exact = np.any(hi > lo * (1.0 + rtol), axis=1)
+    spread = np.max(hi / np.maximum(lo, 1e-300), axis=1) - 1.0
+    smooth = ~np.logical_or.reduceat(comp["rho"] == 0.0, starts)  # no queued requests
+    close = (spread > rtol) & (spread <= NEWTON_SPREAD) & smooth
+    if close.any():  # exact Newton steps from the mean
+        x = out[cells[close]]
+        for _ in range(NEWTON_STEPS):
+            x = np.clip(_newton_step(result, comp, starts, close, x), lo[close], hi[close])
+        out[cells[close]] = x
+    exact = (spread > rtol) & ~close
     if exact.any():
         counts = np.diff(np.r_[starts, cell.size])
         guess = out[cells[exact]]
@@ -159,6 +175,37 @@ def _window_quantiles(
             result, comp, starts[exact], counts[exact], lo[exact], hi[exact], guess
         )
     return np.minimum(out, timeout_s).reshape(n_rep, n_win, len(QUANTILES))
+
+
+def _newton_step(
+    result: SimResult,
+    comp: dict[str, np.ndarray],
+    starts: np.ndarray,
+    close: np.ndarray,
+    x0: np.ndarray,
+) -> np.ndarray:
+    """One Newton step on each window's mixture CDF from ``x0`` (``[n, 3]``).
+
+    From the request-weighted mean of quantiles that agree within
+    :data:`NEWTON_SPREAD`, the first-order error is below about the spread squared;
+    one step on the exact CDF squares it again.
+    """
+    mu = result.scenario.service_rate_rps
+    counts = np.diff(np.r_[starts, comp["weight"].size])
+    own = np.repeat(close, counts)
+    row = np.repeat(np.arange(int(close.sum())), counts[close])
+    w, c, rho, shift = (comp[name][own] for name in ("weight", "servers", "rho", "shift"))
+    lam = rho * c * mu
+    first = np.r_[0, np.cumsum(counts[close])[:-1]]
+    total = np.add.reduceat(w, first)
+    t = x0[row] - shift[:, None]  # [n_comp, 3]
+    cdf, pdf = queueing.response_time_cdf_pdf(t, c[:, None], lam[:, None], mu)
+    mix_cdf = np.add.reduceat(w[:, None] * cdf, first, axis=0) / total[:, None]
+    mix_pdf = np.add.reduceat(w[:, None] * pdf, first, axis=0) / total[:, None]
+    step = np.divide(
+        np.asarray(QUANTILES) - mix_cdf, mix_pdf, out=np.zeros_like(mix_cdf), where=mix_pdf > 0
+    )
+    return x0 + step
 
 
 def _sorted_components(result: SimResult) -> dict[str, np.ndarray]:

@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "simkit.failures": 1,
     "simkit.effects": 1,
     "simkit.queueing": 1,
+    "simkit.transient": 1,
     "simkit.database": 1,
     "simkit.deploys": 1,
     "simkit.regions": 1,
