@@ -789,20 +789,29 @@ def _erlang_exp_cdf(
     reach = 1 if c == 1 else math.ceil(_LOG_EPS * c)  # r**reach < exp(-_LOG_EPS)
     klo = _poisson_lower(float(nu.min()))
     khi = _poisson_upper(float(nu.max()))
-    k0 = max(n0, klo - reach)
-    k1 = min(khi, n1 + reach)
+    k0 = max(n0, klo - reach)  # below k0: S = 1 and T = 0 (to 1e-20)
     if k0 > n0:
         cdf[:, : min(k0, n1 + 1) - n0] = 1.0
-    if k0 <= min(k1, n1):
-        k = np.arange(k0, k1 + 1, dtype=np.float64)
-        pmf = _poisson_pmf(k[None, :], nu[:, None])
-        s_sum = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1] + special.pdtrc(k1, nu)[:, None]
-        t_sum = pmf  # c == 1: r = 0
-        if c > 1:
-            t_sum = signal.lfilter([1.0], [1.0, -r], pmf[:, ::-1], axis=1)[:, ::-1]
-        stop = min(k1, n1) - k0 + 1
-        cdf[:, k0 - n0 : k0 - n0 + stop] = (s_sum - t_sum)[:, :stop]
-        dens[:, k0 - n0 : k0 - n0 + stop] = mu * t_sum[:, :stop]
+    p0 = max(n0, klo)  # pmf below klo is < 1e-20: S is flat and T geometric there
+    if k0 > n1 or p0 > khi:
+        return cdf, dens
+    kp1 = min(khi, max(n1, p0) + reach)
+    k = np.arange(p0, kp1 + 1, dtype=np.float64)
+    pmf = _poisson_pmf(k[None, :], nu[:, None])
+    s_sum = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1] + special.pdtrc(kp1, nu)[:, None]
+    t_sum = pmf  # c == 1: r = 0
+    if c > 1:
+        t_sum = signal.lfilter([1.0], [1.0, -r], pmf[:, ::-1], axis=1)[:, ::-1]
+    stop = min(kp1, n1) - p0 + 1
+    if stop > 0:
+        cdf[:, p0 - n0 : p0 - n0 + stop] = (s_sum - t_sum)[:, :stop]
+        dens[:, p0 - n0 : p0 - n0 + stop] = mu * t_sum[:, :stop]
+    if p0 > k0:  # n in [k0, p0): T_n = r^(p0 - n) T_p0, S_n = S_p0
+        n_ext = np.arange(k0, min(p0, n1 + 1))
+        geo = r ** (p0 - n_ext) if c > 1 else np.zeros(n_ext.size)
+        t_ext = t_sum[:, :1] * geo[None, :]
+        cdf[:, k0 - n0 : k0 - n0 + n_ext.size] = s_sum[:, :1] - t_ext
+        dens[:, k0 - n0 : k0 - n0 + n_ext.size] = mu * t_ext
     zero = nu <= 0.0
     cdf[zero] = 0.0
     dens[zero] = 0.0
