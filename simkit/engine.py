@@ -29,6 +29,8 @@ offered load and the same failure draws whatever the profile or policy
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -48,7 +50,7 @@ from simkit.regions import region_effects
 from simkit.result import SimResult
 from simkit.scenario import Scenario
 
-__all__ = ["COMPONENTS", "DEFAULT_START", "component_seeds", "simulate"]
+__all__ = ["COMPONENTS", "DEFAULT_START", "component_seeds", "crash_detector", "simulate"]
 
 #: Model components, in spawn order; each gets its own random stream per replication.
 COMPONENTS = ("load", "arrivals", "failures", "deploys", "database", "regions", "departures")
@@ -147,21 +149,32 @@ def _effects(
     )
 
 
+def crash_detector(
+    scenario: Scenario, period_s: float
+) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Crash instants [s] -> detection instants [s] for instances without a health check.
+
+    The rule that detects ``instance_crash`` fires on the crashed share of the static
+    pool (1 / replicas), which counts as down from the first control period that
+    starts after the crash.  ``None`` with a health check: repairs start at once.
+    """
+    if scenario.failures.health_check:
+        return None
+    share = 1.0 / max(scenario.autoscaling.replicas, 1)
+
+    def detect(crash_s: np.ndarray) -> np.ndarray:
+        first = np.ceil(np.minimum(crash_s, 1e18) / period_s)
+        return step_detected_s(scenario, "instance_crash", first, share, period_s)
+
+    return detect
+
+
 def _crash_timeline(
     scenario: Scenario, clock: Clock, seeds: list[np.random.SeedSequence]
 ) -> FailureTimeline:
-    """Crash/repair timeline of every instance slot; without a health check repairs
-    wait for the rule that detects ``instance_crash`` (on the crashed share 1 / replicas)."""
+    """Crash/repair timeline of every instance slot (see :func:`crash_detector`)."""
     a, f = scenario.autoscaling, scenario.failures
-    detect = None
-    if not f.health_check:
-        share = 1.0 / max(a.replicas, 1)
-
-        def detect(crash_s: np.ndarray) -> np.ndarray:
-            # The slot counts as down from the first period that starts after the crash.
-            first = np.ceil(np.minimum(crash_s, 1e18) / clock.period_s)
-            return step_detected_s(scenario, "instance_crash", first, share, clock.period_s)
-
+    detect = crash_detector(scenario, clock.period_s)
     return failure_timeline(
         seeds,
         POLICIES[a.policy].max_instances(scenario),

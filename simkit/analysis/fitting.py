@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from simkit.engine import component_seeds
+from simkit.autoscaling import POLICIES
+from simkit.engine import component_seeds, crash_detector
 from simkit.errors import SimkitError
 from simkit.failures import failure_timeline
 from simkit.scenario import Scenario
@@ -53,6 +54,8 @@ def failure_intervals(
     dict
         ``"up"`` and ``"down"``: ``(complete, censored)`` interval lengths [s];
         ``censored`` are the intervals still running at the horizon.
+        ``"detection_delay"``: ``(delays, empty)``, crash to detection [s] of the
+        crashes that waited for their alert rule (no health check), else empty.
     """
     horizon_s = parse_duration(duration, name="duration")
     if (
@@ -60,8 +63,7 @@ def failure_intervals(
         or abs(horizon_s / resolution_s - round(horizon_s / resolution_s)) > 1e-6
     ):
         raise SimkitError(f"resolution_s = {resolution_s!r} must be > 0 and divide the duration")
-    a = scenario.autoscaling
-    n_slots = a.replicas if a.policy == "fixed" else a.max_replicas
+    n_slots = POLICIES[scenario.autoscaling.policy].max_instances(scenario)
     tl = failure_timeline(
         _failure_seeds(seed, replications),
         n_slots,
@@ -69,7 +71,10 @@ def failure_intervals(
         resolution_s,
         scenario.failures.instance_mtbf_h * 3600.0,
         scenario.failures.instance_mttr_s,
+        crash_detector(scenario, scenario.autoscaling.sync_period_s),
     )
+    delays = tl.detected_s - tl.crash_s
+    delays = delays[np.isfinite(delays)]
     up, up_cens, down, down_cens = [], [], [], []
     crash_key = tl.crash_rep * n_slots + tl.crash_slot
     repair_key = tl.repair_rep * n_slots + tl.repair_slot
@@ -93,7 +98,11 @@ def failure_intervals(
     def cat(parts: list) -> np.ndarray:
         return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
 
-    return {"up": (cat(up), cat(up_cens)), "down": (cat(down), cat(down_cens))}
+    return {
+        "up": (cat(up), cat(up_cens)),
+        "down": (cat(down), cat(down_cens)),
+        "detection_delay": (delays, np.zeros(0)),
+    }
 
 
 def fit_failure_times(
@@ -110,7 +119,8 @@ def fit_failure_times(
     Parameters
     ----------
     scenario : Scenario
-        Its ``failures.instance_mtbf_h`` and ``instance_mttr_s`` are the truth.
+        Its ``failures.instance_mtbf_h`` and ``instance_mttr_s`` are the truth (the
+        mean down time adds the mean detection delay when there is no health check).
     duration : str or float
         Horizon of the timeline.
     replications, seed : int
@@ -136,9 +146,13 @@ def fit_failure_times(
     intervals = failure_intervals(
         scenario, duration=duration, replications=replications, seed=seed, resolution_s=resolution_s
     )
+    # Without a health check a repair starts when the crash is detected: the mean
+    # down time is the mean detection delay plus the repair time.
+    delays = intervals["detection_delay"][0]
+    waiting = float(delays.mean()) if delays.size else 0.0
     truth = {
         "time_between_failures_s": ("up", scenario.failures.instance_mtbf_h * 3600.0),
-        "time_to_repair_s": ("down", scenario.failures.instance_mttr_s),
+        "time_to_repair_s": ("down", scenario.failures.instance_mttr_s + waiting),
     }
     alpha = 1.0 - confidence
     rows = []
