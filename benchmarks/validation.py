@@ -38,7 +38,11 @@ from simkit import queueing  # noqa: E402
 from simkit.transient import PiecewiseQueue, response_time_quantiles  # noqa: E402
 from simkit.windows import window_latency_quantiles  # noqa: E402
 from tests import des_reference as des  # noqa: E402
-from tests.conftest import constant_load_scenario  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    constant_load_scenario,
+    per_second_trace,
+    queue_scenario,
+)
 
 MU = 10.0
 HORIZON_S = 3600.0
@@ -49,35 +53,16 @@ EVENTS = {"S2": (20, 25), "S3": (20, 30)}
 AFTER_MIN = 15
 
 
-def _scenario(servers: int, **changes: object) -> simkit.Scenario:
-    return constant_load_scenario(
-        1.0,
-        servers,
-        service_time_ms=1e3 / MU,
-        service__timeout_s=3600.0,
-        service__queue_limit_per_instance=10**7,
-        failures__detection_s=0.0,
-        **changes,
-    )
-
-
-def _trace(rate_rps: np.ndarray) -> pd.Series:
-    index = pd.date_range("2024-01-01", periods=rate_rps.size, freq="1s", tz="UTC")
-    trace = pd.Series(rate_rps, index=index)
-    trace.attrs["interval_s"] = 1.0
-    return trace
-
-
 def transient_case(name: str) -> tuple[simkit.Scenario, pd.Series]:
     """Scenario and per-second rate trace of S1, S2 or S3."""
     t = np.arange(int(HORIZON_S)) + 0.5
     if name == "S1":
-        return _scenario(8), _trace(60.0 + 15.0 * np.sin(2 * np.pi * t / 600.0))
+        return queue_scenario(8), per_second_trace(60.0 + 15.0 * np.sin(2 * np.pi * t / 600.0))
     if name == "S2":
-        return _scenario(8), _trace(np.where((t >= 1200) & (t < 1500), 104.0, 56.0))
+        return queue_scenario(8), per_second_trace(np.where((t >= 1200) & (t < 1500), 104.0, 56.0))
     kill = {"kind": "kill_instances", "at_s": 1200.0, "duration_s": 600.0, "instances": 8}
     chaos = {"enabled": True, "experiments": [kill]}
-    return _scenario(16, chaos=chaos), _trace(np.full(t.size, 112.0))
+    return queue_scenario(16, chaos=chaos), per_second_trace(np.full(t.size, 112.0))
 
 
 def queue_of(result: simkit.SimResult) -> PiecewiseQueue:

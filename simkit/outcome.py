@@ -7,7 +7,6 @@ those touched by a failure window get values per step (the step overlay).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from simkit import queueing
 from simkit.clock import Clock
@@ -19,10 +18,6 @@ from simkit.scenario import Scenario
 
 __all__ = ["finish"]
 
-#: run-level quantiles (shift plus M/M/c time) by less.
-_SHIFT_FLOOR_S = 1e-4
-_SHIFT_LOG_STEP = 0.02
-_SHIFT_CODES = 8192
 #: Replications processed together in the memory-heavy whole-array steps.
 _CHUNK_REPLICATIONS = 8
 #: Latency table: utilizations up to 0.9999 (stable periods above use exact quantiles),
@@ -220,7 +215,6 @@ def finish(
     for cause, f in fractions.items():
         breakdown[cause] += (per_period * f * scale * steady).sum(axis=1)
     errors_period = per_period * frac
-    served_period = per_period - errors_period
 
     ri, pi = np.nonzero(stepwise)
     row_of = np.full((n_rep, n_per), -1, dtype=np.int64)
@@ -242,8 +236,6 @@ def finish(
     sc = 1.0 / np.maximum(total, 1.0)
     err_ov = arr_ov * np.minimum(total, 1.0)
     errors_period[ri, pi] = err_ov.sum(axis=1)
-    served_ov = arr_ov - err_ov
-    served_period[ri, pi] = served_ov.sum(axis=1)
     down = (servers[ri, pi] == 0)[:, None]
     np.add.at(breakdown["unavailable"], ri, (arr_ov * drop * sc * down).sum(axis=1))
     np.add.at(breakdown["overload"], ri, (arr_ov * drop * sc * ~down).sum(axis=1))
@@ -270,16 +262,6 @@ def finish(
     latency_ov = np.where(queued[:, :, None], queued_latency, q_period_s[ri, pi][:, None, :])
     np.minimum(latency_ov, timeout_s, out=latency_ov)
 
-    run_latency = _run_latency_quantiles(
-        scenario,
-        table,
-        servers,
-        rho_q,
-        backend_s,
-        stepwise,
-        served_period,
-        (ri, pi, wait_ov, served_ov, queued),
-    )
     billed = loop.desired
     if effects.extra_instances is not None:
         billed = (loop.desired + effects.extra_instances).astype(np.int32)
@@ -312,141 +294,8 @@ def finish(
             queued=queued,
         ),
         error_breakdown=breakdown,
-        run_latency_s=run_latency,
         backend_s=backend_s.astype(np.float32),
         incidents=effects.incidents,
         forecast_floor=None if forecast_floor is None else forecast_floor.astype(np.int32),
         forecast_rps=forecast_rps,
     )
-
-
-def _split_on_grid(grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the grid node left of ``x`` and the weight of the right node."""
-    i = np.clip(np.searchsorted(grid, x, side="right") - 1, 0, grid.size - 2)
-    w = np.clip((x - grid[i]) / (grid[i + 1] - grid[i]), 0.0, 1.0)
-    return i, w
-
-
-def _run_latency_quantiles(
-    scenario: Scenario,
-    table: queueing.LatencyTable,
-    servers: np.ndarray,
-    rho_q: np.ndarray,
-    backend_s: np.ndarray,
-    stepwise: np.ndarray,
-    served_period: np.ndarray,
-    steps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-) -> np.ndarray:
-    """Run-level latency quantiles, :data:`_CHUNK_REPLICATIONS` replications at a time.
-
-    Each replication's mixture is its own, so chunks are independent; chunking
-    bounds the temporaries (and the page faults of a cold run).
-    """
-    ri, pi, wait, served, over = steps
-    parts = []
-    for lo in range(0, servers.shape[0], _CHUNK_REPLICATIONS):
-        hi = lo + _CHUNK_REPLICATIONS
-        sel = (ri >= lo) & (ri < hi)
-        parts.append(
-            _run_latency_chunk(
-                scenario,
-                table,
-                servers[lo:hi],
-                rho_q[lo:hi],
-                backend_s[lo:hi],
-                stepwise[lo:hi],
-                served_period[lo:hi],
-                (ri[sel] - lo, pi[sel], wait[sel], served[sel], over[sel]),
-            )
-        )
-    return np.concatenate(parts)
-
-
-def _run_latency_chunk(
-    scenario: Scenario,
-    table: queueing.LatencyTable,
-    servers: np.ndarray,
-    rho_q: np.ndarray,
-    backend_s: np.ndarray,
-    stepwise: np.ndarray,
-    served_period: np.ndarray,
-    steps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-) -> np.ndarray:
-    """Quantiles (p50, p95, p99) of the request-weighted latency of each replication.
-
-    The run's latency distribution is a mixture over periods (and, where periods are
-    resolved step by step, over steps) of M/M/c response-time distributions, each
-    shifted by the backend latency and any fluid wait.  Components are merged on the
-    latency table's utilization grid (weights split linearly between the two
-    neighbouring nodes) and on a log grid of shifts (2 % wide bins), then the
-    mixture quantile is solved by bisection for all replications at once.
-    """
-    mu = scenario.service_rate_rps
-    timeout_s = scenario.service.timeout_s
-    n_rep = servers.shape[0]
-    rho_grid = table.rho_grid
-    n_rho = rho_grid.size
-
-    ri, pi, wait, served, queued = steps
-    k = wait.shape[1] if wait.ndim == 2 else 1
-    # Steady periods: one component each; step-resolved periods: one per step.
-    steady = ~stepwise & (servers > 0) & (served_period > 0)
-    r_s, p_s = np.nonzero(steady)
-    rows = [r_s, np.repeat(ri, k)]
-    # A queued request waits, then is served: service time alone (one server, rho 0).
-    queued = queued.ravel()
-    cs = [servers[r_s, p_s], np.where(queued, 1, np.repeat(servers[ri, pi], k))]
-    rhos = [rho_q[r_s, p_s], np.where(queued, 0.0, np.repeat(rho_q[ri, pi], k))]
-    shifts = [backend_s[r_s, p_s], (backend_s[ri, pi][:, None] + wait).ravel()]
-    weights = [served_period[r_s, p_s], served.ravel()]
-    row = np.concatenate(rows)
-    c = np.concatenate(cs)
-    rho = np.concatenate(rhos)
-    shift = np.concatenate(shifts)
-    wt = np.concatenate(weights)
-    keep = (c > 0) & (wt > 0)
-    row, c, rho, shift, wt = row[keep], c[keep], rho[keep], shift[keep], wt[keep]
-    out = np.full((n_rep, len(table.quantiles)), timeout_s)
-    if row.size == 0:
-        return out
-    i, w = _split_on_grid(rho_grid, rho)
-    shift_code = np.round(np.log1p(shift / _SHIFT_FLOOR_S) / _SHIFT_LOG_STEP).astype(np.int64)
-    c_span = int(c.max()) + 1
-    base = (row * c_span + c) * n_rho
-    codes = np.concatenate([(base + i) * _SHIFT_CODES, (base + i + 1) * _SHIFT_CODES])
-    codes += np.concatenate([shift_code, shift_code])
-    parts = np.concatenate([wt * (1.0 - w), wt * w])
-    nonzero = parts > 0
-    inv, uniq = pd.factorize(codes[nonzero], sort=True)  # hashing: faster than a sort
-    comp_w = np.bincount(inv, weights=parts[nonzero])
-    comp_shift = np.expm1((uniq % _SHIFT_CODES) * _SHIFT_LOG_STEP) * _SHIFT_FLOOR_S
-    rest = uniq // _SHIFT_CODES
-    comp_rho = rho_grid[rest % n_rho]
-    rest //= n_rho
-    comp_c = (rest % c_span).astype(np.float64)
-    comp_row = rest // c_span
-    # Pad to one row of components per replication.
-    counts = np.bincount(comp_row, minlength=n_rep)
-    width = int(counts.max())
-    slot = np.arange(uniq.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    grid_w = np.zeros((n_rep, width))
-    grid_c = np.ones((n_rep, width))
-    grid_rho = np.zeros((n_rep, width))
-    grid_shift = np.zeros((n_rep, width))
-    grid_w[comp_row, slot] = comp_w
-    grid_c[comp_row, slot] = comp_c
-    grid_rho[comp_row, slot] = comp_rho
-    grid_shift[comp_row, slot] = comp_shift
-    has = grid_w.sum(axis=1) > 0
-    if has.any():
-        levels = np.asarray(table.quantiles)[:, None]
-        quant = queueing.mixture_quantile(
-            levels,
-            grid_w[has][None],
-            grid_c[has][None],
-            (grid_rho * grid_c * mu)[has][None],
-            mu,
-            grid_shift[has][None],
-        )  # [n_q, n_has]
-        out[has] = np.minimum(np.asarray(quant).T, timeout_s)
-    return out

@@ -124,9 +124,6 @@ class SimResult:
         Per-step values of the overloaded periods.
     error_breakdown : dict
         Total errors per replication by cause [count].
-    run_latency_s : numpy.ndarray
-        Request-weighted latency quantiles (p50, p95, p99) over the whole run per
-        replication [s], ``[R, 3]``.
     backend_s : numpy.ndarray
         Latency the cache, the database and injected faults add to every request of
         a period [s], float32 ``[R, P]``.
@@ -159,12 +156,21 @@ class SimResult:
     latency_period_s: np.ndarray
     overlay: StepOverlay = field(repr=False)
     error_breakdown: dict[str, np.ndarray] = field(repr=False)
-    run_latency_s: np.ndarray = field(repr=False)
     backend_s: np.ndarray = field(repr=False)
     incidents: tuple[Incident, ...] = field(default=(), repr=False)
     forecast_floor: np.ndarray | None = field(default=None, repr=False)
     forecast_rps: np.ndarray | None = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def run_latency_s(self) -> np.ndarray:
+        """Latency quantiles (p50, p95, p99) of all requests of each replication [s].
+
+        The quantiles of the run's whole latency distribution, ``[R, 3]``
+        (:func:`simkit.windows.window_latency_quantiles` with one window), computed on
+        first use.
+        """
+        return window_latency_quantiles(self, np.array([0]))[:, 0]
 
     # ------------------------------------------------------------------ step arrays
     def _with_overlay(self, base: np.ndarray, values: np.ndarray) -> np.ndarray:

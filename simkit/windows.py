@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from simkit import queueing
 from simkit.errors import SimkitError
@@ -29,7 +30,7 @@ from simkit.errors import SimkitError
 if TYPE_CHECKING:
     from simkit.result import SimResult
 
-__all__ = ["QUANTILES", "window_latency_quantiles"]
+__all__ = ["QUANTILES", "window_latency_means", "window_latency_quantiles"]
 
 #: Probability levels of the latency arrays (p50, p95, p99).
 QUANTILES = (0.5, 0.95, 0.99)
@@ -38,6 +39,15 @@ QUANTILES = (0.5, 0.95, 0.99)
 NEWTON_SPREAD = 0.05
 #: Newton steps taken for those windows.
 NEWTON_STEPS = 1
+#: Windows of more components are solved on merged components (:func:`_merge`).
+MERGE_ABOVE = 512
+#: Utilization grid of the merge: uniform in ``-ln(1 - rho)`` up to :data:`_MERGE_RHO_MAX`.
+_MERGE_RHO_MAX = 0.9999
+_MERGE_RHO_GRID = -np.expm1(-np.linspace(0.0, -np.log1p(-_MERGE_RHO_MAX), 384))
+_MERGE_RHO_GRID[-1] = _MERGE_RHO_MAX
+#: Shift bins of the merge: ``log1p(shift / floor)`` in steps of 0.0005 (0.05 % of a shift).
+_SHIFT_FLOOR_S = 1e-4
+_SHIFT_LOG_STEP = 0.0005
 
 
 def _components(result: SimResult) -> dict[str, np.ndarray]:
@@ -114,9 +124,7 @@ def window_latency_quantiles(
         ``[R, W, 3]`` (``R``: the replications asked for), capped at the timeout; a
         window without served requests gets the timeout (none was served in time).
     """
-    edges = np.asarray(edges, dtype=np.int64)
-    if edges.ndim != 1 or edges.size == 0 or edges[0] != 0 or np.any(np.diff(edges) <= 0):
-        raise SimkitError("edges must be increasing step indices starting at 0")
+    edges = _check_edges(edges)
     reps = np.arange(result.replications) if replications is None else np.asarray(replications)
     key = ("window_latency_quantiles", edges.tobytes(), float(rtol), reps.tobytes(), pooled)
     if key not in result._cache:  # results are immutable: compute once per window set
@@ -125,10 +133,14 @@ def window_latency_quantiles(
     return result._cache[key]
 
 
-def _window_quantiles(
-    result: SimResult, edges: np.ndarray, rtol: float, reps: np.ndarray, pooled: bool
-) -> np.ndarray:
-    timeout_s = result.scenario.service.timeout_s
+def _cells(
+    result: SimResult, edges: np.ndarray, reps: np.ndarray, pooled: bool
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, int]:
+    """The components of the asked-for windows, sorted by output cell.
+
+    Returns the components, the first component of each non-empty cell, the cell
+    (``row * n_windows + window``) of each of those, and the number of cells.
+    """
     n_rep, n_win = (1 if pooled else reps.size), edges.size
     comp = _sorted_components(result)
     position = np.full(result.replications, -1)
@@ -148,12 +160,19 @@ def _window_quantiles(
         order = np.flatnonzero(keep)
     comp = {name: v[order] for name, v in comp.items()}
     cell = position[comp["rep"]] * n_win + first[order]  # sorted
-    n_cell = n_rep * n_win
+    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]]) if cell.size else cell
+    return comp, starts, cell[starts], n_rep * n_win
+
+
+def _window_quantiles(
+    result: SimResult, edges: np.ndarray, rtol: float, reps: np.ndarray, pooled: bool
+) -> np.ndarray:
+    timeout_s = result.scenario.service.timeout_s
+    n_rep, n_win = (1 if pooled else reps.size), edges.size
+    comp, starts, cells, n_cell = _cells(result, edges, reps, pooled)
     out = np.full((n_cell, len(QUANTILES)), timeout_s)
-    if cell.size == 0:
+    if cells.size == 0:
         return out.reshape(n_rep, n_win, len(QUANTILES))
-    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
-    cells = cell[starts]
     quant, weight = comp["quantiles"], comp["weight"]
     lo = np.minimum.reduceat(quant, starts, axis=0)
     hi = np.maximum.reduceat(quant, starts, axis=0)
@@ -169,12 +188,69 @@ def _window_quantiles(
         out[cells[close]] = x
     exact = (spread > rtol) & ~close
     if exact.any():
-        counts = np.diff(np.r_[starts, cell.size])
+        counts = np.diff(np.r_[starts, weight.size])
         guess = out[cells[exact]]
         out[cells[exact]] = _solve(
             result, comp, starts[exact], counts[exact], lo[exact], hi[exact], guess
         )
     return np.minimum(out, timeout_s).reshape(n_rep, n_win, len(QUANTILES))
+
+
+def window_latency_means(
+    result: SimResult,
+    edges: np.ndarray,
+    replications: list[int] | None = None,
+    pooled: bool = False,
+) -> np.ndarray:
+    """Mean latency of the requests served in each window [s].
+
+    The mean of the window's mixture (see the module docstring): the request-weighted
+    mean of its components' means, ``shift + E[T]`` with ``T`` the M/M/c response
+    time at the component's utilization (or the service time of a queued request).
+    The part of a component's tail beyond the timeout, which the model counts as
+    errors, is not removed from its mean; each component's mean is capped at the
+    timeout.
+
+    Parameters
+    ----------
+    result : SimResult
+        A simulation result.
+    edges : numpy.ndarray
+        First step of every window [index], increasing, starting at 0.
+    replications : list of int, optional
+        Only these replications (in this order); default all.
+    pooled : bool
+        Pool the requests of all the replications asked for (one row).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[R, W]`` [s]; a window without served requests gets the timeout.
+    """
+    edges = _check_edges(edges)
+    reps = np.arange(result.replications) if replications is None else np.asarray(replications)
+    key = ("window_latency_means", edges.tobytes(), reps.tobytes(), pooled)
+    if key not in result._cache:
+        timeout_s = result.scenario.service.timeout_s
+        mu = result.scenario.service_rate_rps
+        comp, starts, cells, n_cell = _cells(result, edges, reps, pooled)
+        out = np.full(n_cell, timeout_s)
+        if cells.size:
+            c, rho = comp["servers"].astype(np.float64), comp["rho"]
+            mean = comp["shift"] + queueing.mean_response_time(c, rho * c * mu, mu)
+            w = comp["weight"]
+            total = np.add.reduceat(w, starts)
+            out[cells] = np.add.reduceat(w * np.minimum(mean, timeout_s), starts) / total
+        result._cache[key] = out.reshape(-1, edges.size)
+        result._cache[key].flags.writeable = False
+    return result._cache[key]
+
+
+def _check_edges(edges: np.ndarray) -> np.ndarray:
+    edges = np.asarray(edges, dtype=np.int64)
+    if edges.ndim != 1 or edges.size == 0 or edges[0] != 0 or np.any(np.diff(edges) <= 0):
+        raise SimkitError("edges must be increasing step indices starting at 0")
+    return edges
 
 
 def _newton_step(
@@ -251,8 +327,34 @@ def _solve(
 ) -> np.ndarray:
     """Exact mixture quantiles of the windows whose components are ``start[i]:start[i] +
     counts[i]``, ``[n, 3]``, bracketed by their smallest and largest component quantile
-    (``lo``, ``hi``: ``[n, 3]``), starting from ``guess`` (``[n, 3]``)."""
+    (``lo``, ``hi``: ``[n, 3]``), starting from ``guess`` (``[n, 3]``).
+
+    Windows of more than :data:`MERGE_ABOVE` components are solved on their merged
+    components (:func:`_merge`)."""
     mu = result.scenario.service_rate_rps
+    out = np.empty((start.size, len(QUANTILES)))
+    big = counts > MERGE_ABOVE
+    if big.any():
+        merged, m_start, m_counts = _merge(comp, start[big], counts[big])
+        out[big] = _solve_classes(merged, m_start, m_counts, mu, lo[big], hi[big], guess[big])
+    small = ~big
+    if small.any():
+        out[small] = _solve_classes(
+            comp, start[small], counts[small], mu, lo[small], hi[small], guess[small]
+        )
+    return out
+
+
+def _solve_classes(
+    comp: dict[str, np.ndarray],
+    start: np.ndarray,
+    counts: np.ndarray,
+    mu: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    guess: np.ndarray,
+) -> np.ndarray:
+    """:func:`_solve` for windows grouped by width class and by closed form."""
     out = np.empty((start.size, len(QUANTILES)))
     # Windows padded to their own width class (4, 8, 16, ...): few wasted components.
     width_class = np.maximum(np.ceil(np.log2(np.maximum(counts, 4))), 2).astype(np.int64)
@@ -272,6 +374,57 @@ def _solve(
                 )
             out[rows] = np.clip(out[rows], lo[rows], hi[rows])
     return out
+
+
+def _merge(
+    comp: dict[str, np.ndarray], start: np.ndarray, counts: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Components of each window merged onto a utilization grid and a log grid of shifts.
+
+    A component at utilization ``rho`` between two grid nodes is replaced by the two
+    nodes, its weight split linearly between them; components of one window with the
+    same servers, node and shift bin (:data:`_SHIFT_LOG_STEP` wide in
+    ``log(1 + shift / _SHIFT_FLOOR_S)``) become one, at their weighted mean shift.
+    Utilizations above the grid (:data:`_MERGE_RHO_MAX`) and queued requests (rho 0)
+    stay exact in rho.  Returns the merged components (sorted by window) and each
+    window's first component and count.
+    """
+    row = np.repeat(np.arange(start.size), counts)
+    src = np.repeat(start - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(row.size)
+    c = comp["servers"][src].astype(np.int64)
+    rho, shift, w = comp["rho"][src], comp["shift"][src], comp["weight"][src]
+    grid = _MERGE_RHO_GRID
+    node = np.clip(np.searchsorted(grid, rho, side="right") - 1, 0, grid.size - 2)
+    frac = np.clip((rho - grid[node]) / (grid[node + 1] - grid[node]), 0.0, 1.0)
+    off = rho > grid[-1]
+    node = np.where(off, grid.size + np.cumsum(off) - 1, node)  # each its own node
+    code = np.round(np.log1p(shift / _SHIFT_FLOOR_S) / _SHIFT_LOG_STEP).astype(np.int64)
+    n_code, c_span, n_node = int(code.max()) + 1, int(c.max()) + 1, grid.size + int(off.sum())
+    key = ((row * c_span + c) * n_node + node) * n_code + code
+    frac = np.where(off, 0.0, frac)
+    keys = np.concatenate([key, key + n_code])  # the right node is the next one
+    parts = np.concatenate([w * (1.0 - frac), w * frac])
+    shifts = np.concatenate([shift, shift])
+    rhos = np.concatenate([np.where(off, rho, 0.0), np.zeros(rho.size)])
+    nonzero = parts > 0
+    inv, uniq = pd.factorize(keys[nonzero], sort=True)
+    weight = np.bincount(inv, weights=parts[nonzero])
+    m_shift = np.bincount(inv, weights=parts[nonzero] * shifts[nonzero]) / weight
+    m_off_rho = np.bincount(inv, weights=parts[nonzero] * rhos[nonzero]) / weight
+    rest = uniq // n_code
+    m_node = rest % n_node
+    m_c = (rest // n_node) % c_span
+    m_row = rest // (n_node * c_span)
+    on_grid = m_node < grid.size
+    m_rho = np.where(on_grid, grid[np.minimum(m_node, grid.size - 1)], m_off_rho)
+    m_counts = np.bincount(m_row, minlength=start.size)
+    merged = {
+        "weight": weight,
+        "servers": m_c.astype(np.float64),
+        "rho": m_rho,
+        "shift": m_shift,
+    }
+    return merged, np.r_[0, np.cumsum(m_counts)[:-1]], m_counts
 
 
 def _pad(

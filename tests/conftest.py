@@ -46,6 +46,28 @@ def constant_load_scenario(
     return simkit.load_scenario("production").replace(name="constant", **base)
 
 
+def queue_scenario(servers: int, mu: float = 10.0, **changes: object) -> Scenario:
+    """A pure FCFS M/M/c queue: ``servers`` workers of rate ``mu`` [1/s], no timeout,
+    no queue limit, no detection delay (the transient reference scenarios)."""
+    return constant_load_scenario(
+        1.0,
+        servers,
+        service_time_ms=1e3 / mu,
+        service__timeout_s=3600.0,
+        service__queue_limit_per_instance=10**7,
+        failures__detection_s=0.0,
+        **changes,
+    )
+
+
+def per_second_trace(rate_rps: np.ndarray) -> pd.Series:
+    """A rate trace at 1 s resolution starting 2024-01-01 [1/s]."""
+    index = pd.date_range("2024-01-01", periods=rate_rps.size, freq="1s", tz="UTC")
+    trace = pd.Series(rate_rps, index=index)
+    trace.attrs["interval_s"] = 1.0
+    return trace
+
+
 def overload_trace(base_rps: float, peak_rps: float) -> pd.Series:
     """4 h at 1 min resolution: 1 h at ``base_rps``, 1 h at ``peak_rps``, 2 h at base."""
     index = pd.date_range("2024-01-01", periods=240, freq="1min", tz="UTC")

@@ -19,6 +19,7 @@ from simkit.errors import SimkitError
 from simkit.kafka import consumer_lag
 from simkit.monitoring.alerts import alert_kpis
 from simkit.result import SimResult
+from simkit.windows import window_latency_means
 
 __all__ = ["ID_COLUMNS", "KPI_COLUMNS", "kpi_frame", "kpis"]
 
@@ -33,6 +34,7 @@ KPI_COLUMNS = {
     "latency_p50_s": "median latency of served requests over the whole run [s]",
     "latency_p95_s": "95th percentile latency over the whole run [s]",
     "latency_p99_s": "99th percentile latency over the whole run [s]",
+    "latency_mean_s": "mean latency of served requests over the whole run [s]",
     "slo_minutes_violated": "minutes whose p99 or error ratio breaks the SLO [count]",
     "slo_good_minutes_fraction": "share of minutes meeting the SLO (p99 and error ratio) [-]",
     "error_budget_remaining": "1 - burn_rate_mean: share of the run's error budget left [-]",
@@ -116,6 +118,7 @@ def kpis(result: SimResult) -> pd.DataFrame:
         "latency_p50_s": result.run_latency_s[:, 0],
         "latency_p95_s": result.run_latency_s[:, 1],
         "latency_p99_s": result.run_latency_s[:, 2],
+        "latency_mean_s": window_latency_means(result, np.array([0]))[:, 0],
         **_slo_kpis(result, requests, errors),
         "mean_instances": desired.mean(axis=1),
         "max_instances": desired.max(axis=1),
