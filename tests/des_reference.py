@@ -59,6 +59,7 @@ from dataclasses import dataclass
 import ciw
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import special, stats
 
 __all__ = [
     "ExponentialService",
@@ -69,6 +70,7 @@ __all__ = [
     "run_queue",
     "simulate_queue",
     "simulate_queues_numpy",
+    "stationary_mmc_counts",
     "window_means",
     "window_quantiles",
 ]
@@ -423,6 +425,7 @@ def simulate_queues_numpy(
     capacity: int | None,
     horizon_s: float,
     seeds: Sequence[int | np.random.SeedSequence],
+    initial: Sequence[int] | None = None,
 ) -> list[tuple[FloatArray, FloatArray, int]]:
     """The same model as :func:`simulate_queue`, many seeds at once, vectorized over seeds.
 
@@ -436,6 +439,10 @@ def simulate_queues_numpy(
     ``min(n, c(t))`` requests leaves at rate ``mu`` whatever happened before, which is the
     preemptive-resume FCFS model for exponential service. The line is a ring buffer of
     arrival times per seed; a departure from place ``j`` shifts places ``0..j-1`` by one.
+
+    ``initial`` gives each seed's number of requests in line at time 0 (default none),
+    e.g. drawn from the stationary distribution; they count as arrived at -1 s, outside
+    every window that starts at 0.
 
     Returns, per seed, (arrival times [s], response times [s], number of lost arrivals).
     The streams differ from the Ciw engine's for the same seed.
@@ -460,10 +467,14 @@ def simulate_queues_numpy(
     expected = float(np.sum(rates * np.diff(edges)))
     out_size = int(expected + 10.0 * math.sqrt(expected) + 100)
 
-    size = 1 << max(4, int(min(limit, 4096) - 1).bit_length())  # ring buffer per seed
-    line = np.zeros((n_seeds, size))
+    start = np.zeros(n_seeds, dtype=np.int64) if initial is None else np.asarray(initial)
+    if start.shape != (n_seeds,) or np.any(start < 0) or np.any(start > limit):
+        raise ValueError("initial must give one count in [0, capacity] per seed")
+    first = max(int(min(limit, 4096)), int(start.max()) + _CHECK + 1)
+    size = 1 << max(4, int(first - 1).bit_length())  # ring buffer per seed
+    line = np.where(np.arange(size) < start[:, None], -1.0, 0.0)
     head = np.zeros(n_seeds, dtype=np.int64)
-    n = np.zeros(n_seeds, dtype=np.int64)
+    n = start.astype(np.int64)
     t = np.zeros(n_seeds)
     lost = np.zeros(n_seeds, dtype=np.int64)
     done_count = np.zeros(n_seeds, dtype=np.int64)
@@ -528,6 +539,22 @@ def simulate_queues_numpy(
         arrival = arrival[order]
         results.append((arrival, out_departure[s, : done_count[s]][order] - arrival, int(lost[s])))
     return results
+
+
+def stationary_mmc_counts(
+    c: int, lam: float, mu: float, size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Numbers in an M/M/c system drawn from its stationary distribution (``lam < c mu``),
+    e.g. the ``initial`` state of :func:`simulate_queues_numpy` [count]."""
+    a, rho = lam / mu, lam / (c * mu)
+    n = np.arange(c + int(np.log(1e-14) / np.log(rho)) + 1)
+    log_p = np.where(
+        n < c,
+        n * np.log(a) - special.gammaln(n + 1),
+        c * np.log(a) - special.gammaln(c + 1) + (n - c) * np.log(rho),
+    )
+    p = np.exp(log_p - log_p.max())
+    return rng.choice(n, size=size, p=p / p.sum())
 
 
 def _grow_ring(
@@ -659,6 +686,20 @@ def _weighted_quantiles(
     return estimate, value
 
 
+def _interval(
+    estimate: FloatArray | float, replicates: FloatArray, level: float, kind: str
+) -> tuple[FloatArray, FloatArray]:
+    """Bootstrap interval from the replicates (axis 0): percentile or normal."""
+    alpha = (1.0 - level) / 2.0
+    if kind == "percentile":
+        low, high = np.nanquantile(replicates, [alpha, 1.0 - alpha], axis=0)
+        return low, high
+    if kind == "normal":
+        half = stats.norm.ppf(1.0 - alpha) * np.nanstd(replicates, axis=0, ddof=1)
+        return estimate - half, estimate + half
+    raise ValueError(f"interval must be 'percentile' or 'normal', got {kind!r}")
+
+
 def window_quantiles(
     arrival_s: Sequence[ArrayLike],
     response_s: Sequence[ArrayLike],
@@ -668,6 +709,7 @@ def window_quantiles(
     level: float = 0.95,
     n_boot: int = 1000,
     seed: int = 0,
+    interval: str = "percentile",
 ) -> WindowStatistic:
     """Quantiles of the responses pooled over seeds, per arrival window, with seed-bootstrap CIs.
 
@@ -686,6 +728,10 @@ def window_quantiles(
         independent units, requests within a seed are not).
     seed : int
         Seed of the bootstrap draws.
+    interval : {"percentile", "normal"}
+        Percentile interval of the replicates, or the estimate plus or minus the
+        normal quantile times the replicates' standard deviation (for levels too
+        close to 1 for the replicates' own tails, e.g. Bonferroni-corrected ones).
 
     Returns
     -------
@@ -701,12 +747,11 @@ def window_quantiles(
     weights = _bootstrap_weights(len(arrival_s), n_boot, seed)
     shape = (edges.size - 1, levels.size)
     estimate, low, high = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
-    alpha = (1.0 - level) / 2.0
     for w, per_seed in enumerate(split):
         for k, level_q in enumerate(levels):
             estimate[w, k], replicates = _weighted_quantiles(per_seed, float(level_q), weights)
             if np.any(np.isfinite(replicates)):
-                low[w, k], high[w, k] = np.nanquantile(replicates, [alpha, 1.0 - alpha])
+                low[w, k], high[w, k] = _interval(estimate[w, k], replicates, level, interval)
     count = np.array([sum(v.size for v in per_seed) for per_seed in split], dtype=np.int64)
     return WindowStatistic(edges, levels, estimate, low, high, count, level)
 
@@ -719,8 +764,10 @@ def window_means(
     level: float = 0.95,
     n_boot: int = 1000,
     seed: int = 0,
+    interval: str = "percentile",
 ) -> WindowStatistic:
-    """Mean of the values pooled over seeds, per arrival window, with seed-bootstrap CIs."""
+    """Mean of the values pooled over seeds, per arrival window, with seed-bootstrap CIs
+    (``interval`` as in :func:`window_quantiles`)."""
     edges = np.asarray(windows_s, dtype=np.float64)
     split = _split_windows(arrival_s, values, edges)
     weights = _bootstrap_weights(len(arrival_s), n_boot, seed)
@@ -729,8 +776,7 @@ def window_means(
     with np.errstate(invalid="ignore", divide="ignore"):
         estimate = sums.sum(axis=1) / sizes.sum(axis=1)
         replicates = (weights @ sums.T) / (weights @ sizes.T)  # (boot, w)
-    alpha = (1.0 - level) / 2.0
-    low, high = np.nanquantile(replicates, [alpha, 1.0 - alpha], axis=0)
+    low, high = _interval(estimate, replicates, level, interval)
     return WindowStatistic(
         edges,
         np.empty(0),

@@ -27,6 +27,7 @@ from tests.des_reference import (
     run_queue,
     simulate_queue,
     simulate_queues_numpy,
+    stationary_mmc_counts,
     window_means,
     window_quantiles,
 )
@@ -369,6 +370,26 @@ def test_stationary_mmc_mean_and_quantiles_fall_in_the_interval(engine):
         quantiles.high,
         expected_q,
     )
+
+
+def test_numpy_engine_from_the_stationary_state_needs_no_warm_up():
+    """M/M/8 at rho = 0.98 (relaxation ~ 2,000 s): 30 s runs from a stationary start give
+    the stationary mean and p95 (from empty they would be far too low)."""
+    c, lam, mu, horizon_s = 8, 78.4, 10.0, 30.0
+    seeds = np.random.SeedSequence(5).spawn(200)
+    start = stationary_mmc_counts(c, lam, mu, len(seeds), np.random.default_rng(9))
+    runs = simulate_queues_numpy([0.0], [lam], [c], mu, None, horizon_s, seeds, start)
+    arrivals, responses, _ = zip(*runs, strict=True)
+    level = 1 - 0.05 / 2
+    mean = window_means(arrivals, responses, [0.0, horizon_s], level=level, interval="normal")
+    p95 = window_quantiles(arrivals, responses, [0.0, horizon_s], [0.95], level=level)
+    assert mean.low[0] <= queueing.mean_response_time(c, lam, mu) <= mean.high[0]
+    want = queueing.response_time_quantile(0.95, c, lam, mu)
+    assert p95.low[0, 0] <= want <= p95.high[0, 0], (p95.estimate, want)
+    empty = simulate_queues_numpy([0.0], [lam], [c], mu, None, horizon_s, seeds)
+    e_arr, e_resp, _ = zip(*empty, strict=True)
+    from_empty = window_means(e_arr, e_resp, [0.0, horizon_s], level=level)
+    assert from_empty.high[0] < mean.low[0]
 
 
 @pytest.mark.parametrize("engine", ENGINES)

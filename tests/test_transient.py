@@ -23,6 +23,7 @@ from simkit.transient import (
     PiecewiseQueue,
     queue_length_pmf,
     response_time_cdf,
+    response_time_means,
     response_time_quantiles,
 )
 
@@ -69,6 +70,31 @@ def test_stationary_start_gives_mmc_response_quantiles(rho):
     # The distribution stays stationary under the transient solver.
     p = queue_length_pmf(q, [0.7, 1.5])
     assert np.abs(p - init).sum(axis=1).max() < 1e-12
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.995])
+def test_stationary_start_gives_the_mmc_mean(rho):
+    c, mu = 8, 10.0
+    lam = rho * c * mu
+    cap = c + math.ceil(math.log(1e-16) / math.log(rho))
+    init = stationary_mmck(c, lam, mu, cap)
+    q = PiecewiseQueue([0.0, 0.7], [lam, lam], [c, c], mu, cap, 1.5, initial_pmf=init)
+    got = response_time_means(q, [[0.0, 1.5], [0.2, 0.9]])
+    np.testing.assert_allclose(got, queueing.mean_response_time(c, lam, mu), rtol=1e-7)
+
+
+def test_small_chain_mean_integrates_the_brute_force_survival():
+    """Capacity drops and rises during stays: the mean is the survival's integral
+    (Gauss-Legendre, 24 nodes on each of six panels up to 40 s, where the
+    survival is below 1e-12)."""
+    got = response_time_means(SMALL.queue(), [[0.5, 2.5]])[0]
+    x, w = np.polynomial.legendre.leggauss(24)
+    want = 0.0
+    for a, b in itertools.pairwise([0.0, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0]):
+        nodes = 0.5 * (b - a) * x + 0.5 * (a + b)
+        survival = [1.0 - _brute_cdf(SMALL, 0.5, 2.5, v) for v in nodes]
+        want += 0.5 * (b - a) * float(np.dot(w, survival))
+    assert got == pytest.approx(want, rel=1e-5)
 
 
 # --------------------------------------------------------------------------- brute force
