@@ -14,7 +14,14 @@ smallest and the largest quantile of its components, so where those agree to
 Newton step on the exact mixture CDF from that mean is taken (measured error
 below 1e-5); the others are solved to 1e-9 by
 :func:`simkit.queueing.mixture_quantile` (or in closed form when every request
-of the window queued).
+of the window queued).  Windows of more than :data:`MERGE_ABOVE` components (a
+whole run, a pooled minute of many replications) are first merged onto a fine
+utilization grid and a 0.05 % grid of shifts (measured error at most 2.2e-4).
+
+The component quantiles of steady periods come from the engine's latency table
+(interpolated in utilization, within about 3e-4 of exact M/M/c); the run-level
+KPIs ``latency_p50_s``..``latency_p99_s`` are this module's whole-run window, and
+:func:`window_latency_means` gives the windows' mean latency.
 """
 
 from __future__ import annotations
