@@ -34,8 +34,11 @@ __all__ = [
 #: report's size has well under a thousand pixel columns per axes.
 MAX_LINE_POINTS = 4000
 
+#: What a line is given as: abscissae or values, one per point.
+_Points = np.ndarray | pd.Index | pd.Series | Sequence[float]
 
-def _bucket_coordinate(x: object, log_x: bool) -> np.ndarray:
+
+def _bucket_coordinate(x: _Points, log_x: bool) -> np.ndarray:
     """Position of every point along the axis the buckets split [any unit], float64."""
     if isinstance(x, pd.DatetimeIndex | pd.TimedeltaIndex):
         return x.asi8.astype(np.float64)
@@ -56,7 +59,7 @@ def _first_in_segment(hits: np.ndarray, segment: np.ndarray) -> np.ndarray:
 
 
 def decimate(
-    x: object, *ys: object, max_points: int = MAX_LINE_POINTS, log_x: bool = False
+    x: _Points, *ys: _Points, max_points: int = MAX_LINE_POINTS, log_x: bool = False
 ) -> np.ndarray:
     """Indices of the points to draw of a dense line, its peaks kept.
 
@@ -85,7 +88,7 @@ def decimate(
     numpy.ndarray
         Increasing point indices [index], at most ``max_points`` of them.
     """
-    n = len(x)  # type: ignore[arg-type]
+    n = len(x)
     if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 2:
         raise SimkitError(f"max_points = {max_points!r}; allowed: an integer >= 2")
     if n <= max_points:
@@ -119,7 +122,7 @@ def decimate(
     return np.unique(np.concatenate(keep))
 
 
-def _dense(x: object, *ys: object, log_x: bool = False) -> tuple[np.ndarray, ...]:
+def _dense(x: _Points, *ys: _Points, log_x: bool = False) -> tuple[np.ndarray, ...]:
     """``x`` and ``ys`` at the points :func:`decimate` keeps (all of a short line)."""
     keep = decimate(x, *ys, log_x=log_x)
     at = x[keep] if isinstance(x, pd.Index) else np.asarray(x)[keep]  # keeps time zones
