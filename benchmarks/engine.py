@@ -7,7 +7,8 @@ Prints a table; nothing here is asserted.  Run with ``make bench`` or
 - **warm**: the best of ``--repeats`` runs in this process, after a small warm-up run
   of the same profile;
 - **cold**: the first run in a fresh Python process (``import simkit`` not counted);
-  that process also reports its peak memory (resident set size);
+  that process also reports its peak memory (resident set size, ``getrusage``); the
+  fresh processes run first, before this one has simulated anything;
 - **np.add**: this machine's element rate of ``np.add(a, b, out=c)`` on large float64
   arrays, the best of many runs taken before and again after the engine runs (the
   other load on a shared machine only ever makes a run slower), so figures from
@@ -123,6 +124,15 @@ def _one_run(profile: str, duration: str, step: str, replications: int) -> dict[
     }
 
 
+def _fork_not_vfork() -> None:
+    """Given as ``preexec_fn``: makes ``subprocess`` fork instead of vfork.
+
+    A vforked child's ``ru_maxrss`` starts at the parent's peak (Linux carries the
+    peak of the address space a process leaves at ``exec`` over); a forked one's at the
+    parent's current RSS, which is small while no result is alive (see ``main``).
+    """
+
+
 def _in_fresh_process(profile: str, duration: str, step: str, replications: int) -> dict:
     """:func:`_one_run` in a new Python process (cold: no warm-up, nothing cached)."""
     spec = json.dumps([profile, duration, step, replications])
@@ -131,6 +141,7 @@ def _in_fresh_process(profile: str, duration: str, step: str, replications: int)
         capture_output=True,
         text=True,
         check=False,
+        preexec_fn=_fork_not_vfork,  # safe: this process starts no threads
     )
     if proc.returncode != 0:
         raise SystemExit(f"the fresh process for {profile} failed:\n{proc.stderr[-2000:]}")
@@ -181,12 +192,14 @@ def main(argv: list[str] | None = None) -> None:
     cpu = _pin_to_one_cpu()
     load_before = os.getloadavg()
     add_before = np_add_elements_per_s()
-    rows = []
-    for profile in args.profiles:
-        size = (args.duration, args.step, args.replications)
-        cold = _in_fresh_process(profile, *size)
-        warm = _warm(profile, *size, args.repeats)
-        rows.append((profile, warm, cold))
+    size = (args.duration, args.step, args.replications)
+    # the fresh processes first, while this one holds no result (their peak RSS)
+    colds = [_in_fresh_process(profile, *size) for profile in args.profiles]
+    year = None
+    if args.year:
+        year = _in_fresh_process(args.year_profile, "365D", args.year_step, args.year_replications)
+    warms = [_warm(profile, *size, args.repeats) for profile in args.profiles]
+    rows = list(zip(args.profiles, warms, colds, strict=True))
     add_after = np_add_elements_per_s()
     add_rate = max(add_before, add_after)
 
@@ -216,13 +229,12 @@ def main(argv: list[str] | None = None) -> None:
         f"average {load_before[0]:.2f} before, {load_after[0]:.2f} after (other work on the "
         "machine slows the engine more than the best-of-many np.add)"
     )
-    if not args.year:
+    if year is None:
         print(
             "year run skipped (--year: production, 1 year at 15 s, 8 replications, in a fresh "
             "process; about 70 s and 8 GiB peak on this machine class)"
         )
         return
-    year = _in_fresh_process(args.year_profile, "365D", args.year_step, args.year_replications)
     print(
         f"year run: {args.year_profile}, 365 days at {args.year_step}, "
         f"{args.year_replications} replications ({year['replica_steps']:,} replica-steps): "
