@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from simkit.analysis.capacity import CapacityPlan
 
 __all__ = [
+    "MAX_LINE_POINTS",
+    "decimate",
     "plot_capacity_plan",
     "plot_error_budget",
     "plot_kpi_comparison",
@@ -26,6 +28,105 @@ __all__ = [
     "plot_pareto",
     "plot_timeseries",
 ]
+
+
+#: Most points a dense line of a figure keeps (see :func:`decimate`); a PNG at the
+#: report's size has well under a thousand pixel columns per axes.
+MAX_LINE_POINTS = 4000
+
+#: What a line is given as: abscissae or values, one per point.
+_Points = np.ndarray | pd.Index | pd.Series | Sequence[float]
+
+
+def _bucket_coordinate(x: _Points, log_x: bool) -> np.ndarray:
+    """Position of every point along the axis the buckets split [any unit], float64."""
+    if isinstance(x, pd.DatetimeIndex | pd.TimedeltaIndex):
+        return x.asi8.astype(np.float64)
+    values = np.asarray(x)
+    if values.dtype.kind in "mM":  # numpy datetime64 / timedelta64
+        return values.view(np.int64).astype(np.float64)
+    pos = values.astype(np.float64)
+    positive = pos > 0
+    if log_x and positive.any():
+        pos = np.log(np.where(positive, pos, pos[positive].min()))
+    return pos
+
+
+def _first_in_segment(hits: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """The first of ``hits`` (sorted point indices) in each segment that has one."""
+    seg = segment[hits]
+    return hits[np.r_[True, seg[1:] != seg[:-1]]] if hits.size else hits
+
+
+def decimate(
+    x: _Points, *ys: _Points, max_points: int = MAX_LINE_POINTS, log_x: bool = False
+) -> np.ndarray:
+    """Indices of the points to draw of a dense line, its peaks kept.
+
+    The x range is split into equal buckets (in ``log(x)`` with ``log_x``); each
+    non-empty bucket keeps its first and last point and, for every series in ``ys``,
+    the point of its smallest and of its largest value and its first NaN (so gaps
+    stay gaps).  Drawn through the kept points the line differs from the full one by
+    less than a bucket's width: spikes, dips and the global extremes stay visible.
+
+    Parameters
+    ----------
+    x : array_like or pandas.DatetimeIndex
+        Abscissae of the ``n`` points, non-decreasing (otherwise the buckets split the
+        point indices instead) [any unit].
+    *ys : array_like
+        Series of ``n`` values each drawn against ``x`` [any unit]; the same indices
+        serve all of them (a band and its median share their abscissae).
+    max_points : int
+        Most indices returned; a line with no more points is kept whole.
+    log_x : bool
+        Buckets of equal width in ``log(x)`` (an axis in log scale); points at
+        ``x <= 0`` join the first bucket.
+
+    Returns
+    -------
+    numpy.ndarray
+        Increasing point indices [index], at most ``max_points`` of them.
+    """
+    n = len(x)
+    if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 2:
+        raise SimkitError(f"max_points = {max_points!r}; allowed: an integer >= 2")
+    if n <= max_points:
+        return np.arange(n)
+    series = [np.asarray(y, dtype=np.float64) for y in ys]
+    gaps = [y for y in series if np.isnan(y).any()]
+    per_bucket = 2 + 2 * len(series) + len(gaps)
+    n_buckets = max_points // per_bucket
+    if n_buckets < 1:
+        raise SimkitError(
+            f"max_points = {max_points} is too few for {len(series)} series; allowed: at "
+            f"least {per_bucket}"
+        )
+    pos = _bucket_coordinate(x, log_x)
+    finite = np.isfinite(pos)
+    if not finite.all() or np.any(np.diff(pos) < 0):
+        pos = np.arange(n, dtype=np.float64)  # not an ordered axis: buckets of indices
+    lo, hi = pos[0], pos[-1]
+    scale = n_buckets / (hi - lo) if hi > lo else 0.0
+    bucket = np.minimum(((pos - lo) * scale).astype(np.int64), n_buckets - 1)
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    lengths = np.diff(np.r_[starts, n])
+    segment = np.repeat(np.arange(starts.size), lengths)
+    keep = [starts, starts + lengths - 1]
+    for y in series:
+        for reduce in (np.fmin, np.fmax):  # fmin/fmax: NaN only where a bucket is all NaN
+            extreme = np.repeat(reduce.reduceat(y, starts), lengths)
+            keep.append(_first_in_segment(np.flatnonzero(y == extreme), segment))
+    for y in gaps:
+        keep.append(_first_in_segment(np.flatnonzero(np.isnan(y)), segment))
+    return np.unique(np.concatenate(keep))
+
+
+def _dense(x: _Points, *ys: _Points, log_x: bool = False) -> tuple[np.ndarray, ...]:
+    """``x`` and ``ys`` at the points :func:`decimate` keeps (all of a short line)."""
+    keep = decimate(x, *ys, log_x=log_x)
+    at = x[keep] if isinstance(x, pd.Index) else np.asarray(x)[keep]  # keeps time zones
+    return (at, *(np.asarray(y)[keep] for y in ys))
 
 
 def plot_timeseries(result: SimResult, replication: int = 0, freq: str = "5min") -> Figure:
@@ -49,23 +150,24 @@ def plot_timeseries(result: SimResult, replication: int = 0, freq: str = "5min")
     interval_s = pd.Timedelta(freq).total_seconds()
     fig = Figure(figsize=(10, 7), layout="constrained")
     ax_load, ax_lat, ax_err = fig.subplots(3, 1, sharex=True)
-    ax_load.plot(frame.index, frame["arrivals"] / interval_s, label="offered load [req/s]", lw=1)
-    ax_load.plot(frame.index, frame["capacity_rps"], label="capacity [req/s]", lw=1)
+    t = frame.index
+    ax_load.plot(*_dense(t, frame["arrivals"] / interval_s), label="offered load [req/s]", lw=1)
+    ax_load.plot(*_dense(t, frame["capacity_rps"]), label="capacity [req/s]", lw=1)
     twin = ax_load.twinx()
-    twin.step(frame.index, frame["ready_instances"], where="post", color="grey", lw=0.8, alpha=0.7)
+    twin.step(*_dense(t, frame["ready_instances"]), where="post", color="grey", lw=0.8, alpha=0.7)
     twin.set_ylabel("ready instances")
     ax_load.set_ylabel("requests / s")
     ax_load.legend(loc="upper left")
     ax_load.set_title(f"{result.scenario.name}: replication {replication}")
-    ax_lat.plot(frame.index, frame["latency_p99_s"] * 1e3, label="p99", lw=1)
-    ax_lat.plot(frame.index, frame["latency_p50_s"] * 1e3, label="p50", lw=1)
+    ax_lat.plot(*_dense(t, frame["latency_p99_s"] * 1e3), label="p99", lw=1)
+    ax_lat.plot(*_dense(t, frame["latency_p50_s"] * 1e3), label="p50", lw=1)
     ax_lat.axhline(
         result.scenario.slo.latency_p99_s * 1e3, color="red", ls="--", lw=0.8, label="SLO"
     )
     ax_lat.set_yscale("log")
     ax_lat.set_ylabel("latency [ms]")
     ax_lat.legend(loc="upper left")
-    ax_err.plot(frame.index, frame["errors"], color="tab:red", lw=1)
+    ax_err.plot(*_dense(t, frame["errors"]), color="tab:red", lw=1)
     ax_err.set_ylabel(f"errors per {freq}")
     ax_err.set_xlabel("time (UTC)")
     return fig
@@ -156,7 +258,8 @@ def plot_latency_distribution(
         share = 1.0 - np.arange(1, x.size + 1) / x.size
         floor = 1.0 / x.size if floor is None else min(floor, 1.0 / x.size)
         keep = share > 0
-        ax.step(x[keep] * 1e3, share[keep], where="post", color=f"C{i}", label=name)
+        curve = _dense(x[keep] * 1e3, share[keep], log_x=True)
+        ax.step(*curve, where="post", color=f"C{i}", label=name)
     if slo_p99_s is not None:
         ax.axvline(slo_p99_s * 1e3, color="red", ls="--", lw=0.8, label="SLO p99")
     ax.set_xscale("log")
@@ -187,8 +290,9 @@ def plot_error_budget(budgets: Mapping[str, pd.DataFrame]) -> Figure:
     ax = fig.subplots()
     for i, (name, frame) in enumerate(budgets.items()):
         q = frame.quantile([0.05, 0.5, 0.95], axis=1).T * 100.0
-        ax.plot(q.index, q[0.5], color=f"C{i}", lw=1.2, label=f"{name} (median)")
-        ax.fill_between(q.index, q[0.05], q[0.95], color=f"C{i}", alpha=0.2, lw=0)
+        t, low, median, high = _dense(q.index, q[0.05], q[0.5], q[0.95])
+        ax.plot(t, median, color=f"C{i}", lw=1.2, label=f"{name} (median)")
+        ax.fill_between(t, low, high, color=f"C{i}", alpha=0.2, lw=0)
     ax.axhline(0.0, color="red", ls="--", lw=0.8)
     ax.set_ylabel("error budget left [%]")
     ax.set_xlabel("time (UTC)")

@@ -22,7 +22,8 @@ from simkit.windows import window_latency_quantiles
 
 __all__ = ["SimResult", "StepOverlay"]
 
-_STEP_FIELDS = ("arrivals", "errors", "backlog", "latency_p50_s", "latency_p95_s", "latency_p99_s")
+_LATENCY_FIELDS = ("latency_p50_s", "latency_p95_s", "latency_p99_s")
+_STEP_FIELDS = ("arrivals", "errors", "backlog", *_LATENCY_FIELDS)
 _PERIOD_FIELDS = (
     "cost_usd",
     "billed_instances",
@@ -173,33 +174,88 @@ class SimResult:
         return window_latency_quantiles(self, np.array([0]))[:, 0]
 
     # ------------------------------------------------------------------ step arrays
-    def _with_overlay(self, base: np.ndarray, values: np.ndarray) -> np.ndarray:
+    def _with_overlay(
+        self, base: np.ndarray, values: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Write the overlay's per-step ``values`` into ``base`` (``[len(rows), T]``).
+
+        ``rows`` are the replications ``base`` holds (increasing, no repeats);
+        ``None``: all of them.
+        """
         ov = self.overlay
-        if ov.replication.size:
-            k = self.steps_per_period
-            base.reshape(self.replications, -1, k)[ov.replication, ov.period] = values
+        rep, period = ov.replication, ov.period
+        if rows is not None and rep.size:
+            position = np.full(self.replications, -1)
+            position[rows] = np.arange(rows.size)
+            pick = position[rep] >= 0
+            rep, period, values = position[rep[pick]], period[pick], values[pick]
+        if rep.size:
+            base.reshape(base.shape[0], -1, self.steps_per_period)[rep, period] = values
         return base
+
+    def _errors(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Failed requests per step of replications ``rows`` (default all) [count]."""
+        k = self.steps_per_period
+        arrivals = self.arrivals if rows is None else self.arrivals[rows]
+        fraction = self.error_fraction if rows is None else self.error_fraction[rows]
+        out = np.empty_like(arrivals)
+        n = arrivals.shape[0]
+        np.multiply(arrivals.reshape(n, -1, k), fraction[:, :, None], out=out.reshape(n, -1, k))
+        return self._with_overlay(out, self.overlay.errors, rows)
+
+    def _backlog(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Fluid backlog at the end of each step of replications ``rows`` [count]."""
+        arrivals = self.arrivals if rows is None else self.arrivals[rows]
+        return self._with_overlay(np.zeros_like(arrivals), self.overlay.backlog, rows)
+
+    def _latency(self, i: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Latency quantile ``i`` (p50, p95, p99) per step of replications ``rows`` [s]."""
+        period = (
+            self.latency_period_s[:, :, i] if rows is None else self.latency_period_s[rows, :, i]
+        )
+        base = _hold(period, self.steps_per_period)
+        return self._with_overlay(base, self.overlay.latency_s[:, :, i], rows)
+
+    def _step_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """``step_array(name)[rows]``, expanding only the replications asked for.
+
+        Parameters
+        ----------
+        name : str
+            A step or period array (see :meth:`step_array`).
+        rows : numpy.ndarray
+            Replications, in any order, repeats allowed.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``[len(rows), T]`` at the step resolution, the array's own unit and dtype.
+        """
+        if name in _STEP_FIELDS and name in self.__dict__:  # arrivals, or built already
+            return getattr(self, name)[rows]
+        if name in _PERIOD_FIELDS:
+            return np.repeat(getattr(self, name)[rows], self.steps_per_period, axis=1)
+        unique, inverse = np.unique(rows, return_inverse=True)
+        if name == "errors":
+            out = self._errors(unique)
+        elif name == "backlog":
+            out = self._backlog(unique)
+        elif name in _LATENCY_FIELDS:
+            out = self._latency(_LATENCY_FIELDS.index(name), unique)
+        else:
+            return self.step_array(name)[rows]  # raises the error for an unknown name
+        same = unique.size == rows.size and np.array_equal(unique, rows)
+        return out if same else out[inverse]
 
     @functools.cached_property
     def errors(self) -> np.ndarray:
         """Failed requests per step [count], float32, ``[R, T]``."""
-        k = self.steps_per_period
-        out = np.empty_like(self.arrivals)
-        np.multiply(
-            self.arrivals.reshape(self.replications, -1, k),
-            self.error_fraction[:, :, None],
-            out=out.reshape(self.replications, -1, k),
-        )
-        return self._with_overlay(out, self.overlay.errors)
+        return self._errors()
 
     @functools.cached_property
     def backlog(self) -> np.ndarray:
         """Fluid backlog at the end of each step [count], float32, ``[R, T]``."""
-        return self._with_overlay(np.zeros_like(self.arrivals), self.overlay.backlog)
-
-    def _latency(self, i: int) -> np.ndarray:
-        base = _hold(self.latency_period_s[:, :, i], self.steps_per_period)
-        return self._with_overlay(base, self.overlay.latency_s[:, :, i])
+        return self._backlog()
 
     @functools.cached_property
     def latency_p50_s(self) -> np.ndarray:
@@ -289,7 +345,7 @@ class SimResult:
             (:func:`simkit.windows.window_latency_quantiles`; never a maximum or a
             mean of per-step quantiles).
         replications : list of int, optional
-            Only these replications.
+            Only these replications (only they are expanded to the step resolution).
 
         Returns
         -------
@@ -308,12 +364,13 @@ class SimResult:
             "ready_instances",
             "utilization",
         )
-        data = {name: self.step_array(name)[reps].ravel() for name in names}
+        rows = np.asarray(reps, dtype=np.int64)
+        data = {name: self._step_rows(name, rows).ravel() for name in names}
         index = pd.MultiIndex.from_product([reps, self.time_index], names=["replication", "time"])
         frame = pd.DataFrame(data, index=index)
         if freq is None:
             return frame
-        latency = ("latency_p50_s", "latency_p95_s", "latency_p99_s")
+        latency = _LATENCY_FIELDS
         how = {name: "mean" for name in names if name not in latency}
         how.update({"arrivals": "sum", "errors": "sum", "backlog": "max"})
         grouped = frame.drop(columns=list(latency)).groupby(

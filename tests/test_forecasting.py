@@ -95,6 +95,39 @@ def test_profile_level_tracks_a_level_shift_and_keeps_its_smoothed_profiles():
     np.testing.assert_allclose(model._week, _circular_mean(model._week_raw, 361), rtol=1e-9)
 
 
+class _ProfileEveryEvaluation(ProfileLevel):
+    """The fit as it was: profile and level recomputed at every evaluation and calibration."""
+
+    def _levels(self, history, alpha, ratio=None):
+        return super()._levels(history, alpha)
+
+    def _replay(self, history, horizon_steps):
+        self._fit_run = None
+        return super()._replay(history, horizon_steps)
+
+
+@pytest.mark.parametrize("weekly", [True, False])
+def test_profile_level_computes_its_profile_once_per_fit_with_the_same_bits(weekly, monkeypatch):
+    series, _ = seasonal_series(2 * WEEK + 123, noise_sd=4.0, seed=7)
+    reference = _ProfileEveryEvaluation(weekly=weekly).fit(series)
+    calls = []
+    original = ProfileLevel._profile_at
+    monkeypatch.setattr(
+        ProfileLevel, "_profile_at", lambda self, t: calls.append(t.size) or original(self, t)
+    )
+    model = ProfileLevel(weekly=weekly).fit(series)
+    assert calls == [series.size]  # one profile for the fit, not one per evaluation
+    monkeypatch.undo()
+    assert model.params_ == reference.params_
+    new, old = model.predict(90), reference.predict(90)
+    for name in ("mean", "lower", "upper"):  # the intervals come from the calibration
+        np.testing.assert_array_equal(getattr(new, name), getattr(old, name))
+    np.testing.assert_array_equal(model.replay(series, 30), reference.replay(series, 30))
+    model.update(series[-500:])
+    reference.update(series[-500:])
+    np.testing.assert_array_equal(model.predict(60).mean, reference.predict(60).mean)
+
+
 @pytest.mark.parametrize(
     "model",
     [Persistence(15), SeasonalNaive(DAY), HoltWinters(), ProfileLevel()],

@@ -93,6 +93,8 @@ class ProfileLevel(Forecaster):
     _level: float = field(default=1.0, init=False, repr=False)
     _alpha: float = field(default=0.0, init=False, repr=False)
     _count: int = field(default=0, init=False, repr=False)
+    # (history, profile, level) of the fit in progress, for its interval calibration
+    _fit_run: tuple[np.ndarray, ...] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -144,6 +146,31 @@ class ProfileLevel(Forecaster):
 
     # -- batch --------------------------------------------------------------------------
 
+    def fit(self, history: object, step_s: float = 60.0) -> ProfileLevel:
+        """Estimate ``alpha``, the profiles and the level from ``history``; return ``self``.
+
+        As :meth:`Forecaster.fit`; the profile at the history's points and the level
+        are computed once and shared by the search for ``alpha`` and the calibration of
+        the prediction intervals.
+
+        Parameters
+        ----------
+        history : array_like
+            At least :attr:`min_history_steps` values >= 0 (counts or rates), oldest first.
+        step_s : float
+            Step of the history [s]; one minute by default.
+
+        Returns
+        -------
+        ProfileLevel
+            ``self``, fitted.
+        """
+        try:
+            super().fit(history, step_s)
+        finally:
+            self._fit_run = None  # only the fit's own calibration reuses it
+        return self
+
     def _profiles(self, history: np.ndarray) -> None:
         """Set the raw and smoothed daily and weekly profiles from ``history``."""
         n = history.size
@@ -167,14 +194,34 @@ class ProfileLevel(Forecaster):
             self._day[times % self.day_steps] * self._week[times % self.week_steps], _EPS
         )
 
-    def _levels(self, history: np.ndarray, alpha: float) -> np.ndarray:
-        """Level after each point of ``history`` (profile held fixed), starting at 1."""
-        ratio = history / self._profile_at(np.arange(history.size))
+    def _levels(
+        self, history: np.ndarray, alpha: float, ratio: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Level after each point of ``history`` (profile held fixed), starting at 1.
+
+        Parameters
+        ----------
+        history : numpy.ndarray
+            Observations [any unit], shape ``(n,)``.
+        alpha : float
+            Level smoothing in (0, 1] [-].
+        ratio : numpy.ndarray, optional
+            ``history`` divided by the fixed profile at its points [-], shape ``(n,)``;
+            computed here if not given (a fit passes it to every evaluation of its search).
+
+        Returns
+        -------
+        numpy.ndarray
+            The level after each point [-], shape ``(n,)``.
+        """
+        if ratio is None:
+            ratio = history / self._profile_at(np.arange(history.size))
         return lfilter([alpha], [1.0, alpha - 1.0], ratio, zi=[1.0 - alpha])[0]
 
     def _fit(self, history: np.ndarray) -> None:
         self._profiles(history)
-        profile = self._profile_at(np.arange(history.size))
+        profile = self._profile_at(np.arange(history.size))  # fixed for the whole fit
+        ratio = history / profile
         skip = self.day_steps  # let the level forget its start value
         horizons = [h for h in self.fit_horizons_steps if skip + h < history.size]
         if self.alpha is not None:
@@ -182,7 +229,7 @@ class ProfileLevel(Forecaster):
         else:
 
             def loss(log_alpha: float) -> float:
-                level = self._levels(history, float(np.exp(log_alpha)))
+                level = self._levels(history, float(np.exp(log_alpha)), ratio)
                 total = 0.0
                 for h in horizons:
                     forecast = profile[skip + h :] * level[skip : history.size - h]
@@ -193,15 +240,21 @@ class ProfileLevel(Forecaster):
             alpha = float(np.exp(result.x))
         self._alpha = alpha
         self.params_ = {"alpha": alpha}
-        self._level = float(self._levels(history, alpha)[-1])
+        level = self._levels(history, alpha, ratio)
+        self._level = float(level[-1])
         self._count = history.size
+        self._fit_run = (history, profile, level)
 
     def _replay(self, history: np.ndarray, horizon_steps: int) -> np.ndarray:
-        level = self._levels(history, self._alpha)
+        if self._fit_run is not None and history is self._fit_run[0]:  # calibrating a fit
+            _, profile, level = self._fit_run
+        else:
+            profile, level = None, self._levels(history, self._alpha)
         out = np.full(history.size, np.nan)
         h = horizon_steps
         if h < history.size:
-            out[h:] = self._profile_at(np.arange(h, history.size)) * level[:-h]
+            at = self._profile_at(np.arange(h, history.size)) if profile is None else profile[h:]
+            out[h:] = at * level[:-h]
         out[: self.day_steps] = np.nan  # level still forgetting its start value
         return out
 
