@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 
 from simkit.autoscaling import POLICIES
 from simkit.engine import component_seeds, crash_detector
@@ -170,6 +170,25 @@ def fit_failure_times(
     return pd.DataFrame(rows).set_index("quantity")
 
 
+def _expon_scale(low: np.ndarray, high: np.ndarray, censored: np.ndarray) -> float:
+    """Maximum-likelihood mean of an exponential from interval- and right-censored data [s].
+
+    A one-dimensional search in the log of the mean, started at the complete-data
+    estimate (``scipy.stats.expon.fit`` on such data can stop at its default start,
+    1 s, for means of hundreds of seconds).
+    """
+    guess = (0.5 * (low + high)).sum() + censored.sum()
+    guess = max(guess / max(low.size, 1), 1e-9)
+
+    def nll(log_scale: float) -> float:
+        return -_loglik(stats.expon(scale=np.exp(log_scale)), low, high, censored)
+
+    res = optimize.minimize_scalar(
+        nll, bracket=(np.log(guess) - 0.5, np.log(guess) + 0.5), tol=1e-10
+    )
+    return float(np.exp(res.x))
+
+
 def _fit(
     complete: np.ndarray, censored: np.ndarray, resolution_s: float, alpha: float
 ) -> dict[str, float]:
@@ -181,8 +200,8 @@ def _fit(
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         # the optimizer's trial steps may leave the support (log 0); the optimum does not
         warnings.simplefilter("ignore", RuntimeWarning)
-        _, scale = stats.expon.fit(data, floc=0.0)
-        shape, _, w_scale = stats.weibull_min.fit(data, floc=0.0)
+        scale = _expon_scale(low, high, censored)
+        shape, _, w_scale = stats.weibull_min.fit(data, floc=0.0, scale=scale)
     ll_exp = _loglik(stats.expon(scale=scale), low, high, censored)
     ll_wei = _loglik(stats.weibull_min(shape, scale=w_scale), low, high, censored)
     lr = max(2.0 * (ll_wei - ll_exp), 0.0)
