@@ -44,7 +44,7 @@ from simkit.deploys import deploy_effects
 from simkit.detection import step_detected_s
 from simkit.effects import Effects, Incident, combine
 from simkit.errors import SimkitError
-from simkit.failures import FailureTimeline, failure_timeline
+from simkit.failures import FailureTimeline, failure_timeline, no_failures
 from simkit.outcome import finish
 from simkit.regions import region_effects
 from simkit.result import SimResult
@@ -174,6 +174,8 @@ def _crash_timeline(
 ) -> FailureTimeline:
     """Crash/repair timeline of every instance slot (see :func:`crash_detector`)."""
     a, f = scenario.autoscaling, scenario.failures
+    if not f.enabled:
+        return no_failures(clock.n_periods)
     detect = crash_detector(scenario, clock.period_s)
     return failure_timeline(
         seeds,

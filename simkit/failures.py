@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SLOTS_PER_BLOCK", "FailureTimeline", "failure_timeline"]
+__all__ = ["SLOTS_PER_BLOCK", "FailureTimeline", "failure_timeline", "no_failures"]
 
 #: Slots share one random stream per block of this many slots.
 SLOTS_PER_BLOCK = 16
@@ -67,6 +67,26 @@ class FailureTimeline:
     crash_s: np.ndarray
     detected_s: np.ndarray
     repair_s: np.ndarray
+
+
+def no_failures(n_periods: int) -> FailureTimeline:
+    """The timeline of a run without instance crashes (``failures.enabled = false``)."""
+    none = np.zeros(0, dtype=np.int64)
+    return FailureTimeline(
+        down_rep=none,
+        down_slot=none,
+        down_period=none,
+        down_ptr=np.zeros(n_periods + 1, dtype=np.int64),
+        crash_rep=none,
+        crash_slot=none,
+        crash_period=none,
+        repair_rep=none,
+        repair_slot=none,
+        repair_period=none,
+        crash_s=np.zeros(0),
+        detected_s=np.zeros(0),
+        repair_s=np.zeros(0),
+    )
 
 
 def _slot_events(

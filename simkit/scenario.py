@@ -343,10 +343,12 @@ class Failures(_Section):
     a crashed instance restarts by itself after a repair time of mean
     ``instance_mttr_s``; without one (a plain container) it stays down until
     the alert rule that detects ``instance_crash`` fires, then takes a repair
-    time of mean ``instance_mttr_s`` (a person restarting it).
+    time of mean ``instance_mttr_s`` (a person restarting it).  ``enabled = false``
+    turns instance crashes off (a pure queueing model): no crash times are drawn.
     """
 
     PATH: ClassVar[str] = "failures"
+    enabled: bool = True
     instance_mtbf_h: float = _f(168.0, lo=0.0, lo_open=True, hi=1e7)
     instance_mttr_s: float = _f(60.0, lo=0.0, lo_open=True, hi=1e7)
     detection_s: float = _f(10.0, lo=0.0, hi=3600.0)

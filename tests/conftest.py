@@ -48,14 +48,15 @@ def constant_load_scenario(
 
 def queue_scenario(servers: int, mu: float = 10.0, **changes: object) -> Scenario:
     """A pure FCFS M/M/c queue: ``servers`` workers of rate ``mu`` [1/s], no timeout,
-    no queue limit, no detection delay (the transient reference scenarios)."""
+    no queue limit, no instance crashes (the transient reference scenarios)."""
     return constant_load_scenario(
         1.0,
         servers,
         service_time_ms=1e3 / mu,
         service__timeout_s=3600.0,
         service__queue_limit_per_instance=10**7,
-        failures__detection_s=0.0,
+        failures__enabled=False,
+        failures__detection_s=0.0,  # killed instances leave the balancer at once
         **changes,
     )
 

@@ -242,3 +242,17 @@ def test_quiet_blocks_change_nothing(profile, monkeypatch):
         assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
     assert simkit.kpis(fast).equals(simkit.kpis(slow))
     assert (np.diff(fast.desired_instances, axis=1) != 0).any() or profile == "development"
+
+
+def test_failures_disabled_draws_no_crashes_and_keeps_other_streams() -> None:
+    """``failures.enabled = false``: no crash, no repair; arrivals (their own stream)
+    are unchanged, so the two runs differ only by the crashes."""
+    prod = simkit.load_scenario("production").replace(failures__instance_mtbf_h=2.0)
+    off = prod.replace(failures__enabled=False)
+    with_crashes = simkit.simulate(prod, duration="1D", step="15s", replications=2, seed=4)
+    without = simkit.simulate(off, duration="1D", step="15s", replications=2, seed=4)
+    assert with_crashes.crashes.sum() > 0
+    assert without.crashes.sum() == 0 and without.repairs.sum() == 0
+    np.testing.assert_array_equal(with_crashes.arrivals, without.arrivals)
+    with pytest.raises(SimkitError, match=r"failures\.enabled = false"):
+        simkit.analysis.fit_failure_times(off, replications=2)

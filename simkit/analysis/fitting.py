@@ -63,6 +63,11 @@ def failure_intervals(
         or abs(horizon_s / resolution_s - round(horizon_s / resolution_s)) > 1e-6
     ):
         raise SimkitError(f"resolution_s = {resolution_s!r} must be > 0 and divide the duration")
+    if not scenario.failures.enabled:
+        raise SimkitError(
+            "failures.enabled = false: the scenario has no instance failures to fit; "
+            "set failures.enabled = true"
+        )
     n_slots = POLICIES[scenario.autoscaling.policy].max_instances(scenario)
     tl = failure_timeline(
         _failure_seeds(seed, replications),
