@@ -1,7 +1,8 @@
 """Engine throughput: replica-steps per second for one week of production at 1 s steps.
 
 Prints figures; nothing here is asserted.  Run with ``make bench`` or
-``python benchmarks/engine.py [--replications 32] [--duration 7D] [--profile production]``.
+``python benchmarks/engine.py [--replications 32] [--duration 7D] [--profile production]
+[--engine numba]``.
 
 Measured on one core (the process is pinned to one CPU where the OS allows it),
 after one small warm-up run.  Alongside the engine it measures this machine's
@@ -45,24 +46,26 @@ def main() -> None:
     parser.add_argument("--step", default="1s")
     parser.add_argument("--replications", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--engine", default="numba", help="control loop: numba or numpy")
     args = parser.parse_args()
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     scenario = simkit.load_scenario(args.profile)
-    simkit.simulate(scenario, duration="1h", step=args.step, replications=2)  # warm-up
+    run = {"step": args.step, "engine": args.engine}
+    simkit.simulate(scenario, duration="1h", replications=2, **run)  # warm-up (and compile)
     rss_before = _max_rss_mib()
     times = []
     for _ in range(args.repeats):
         t0 = time.perf_counter()
         result = simkit.simulate(
-            scenario, duration=args.duration, step=args.step, replications=args.replications
+            scenario, duration=args.duration, replications=args.replications, **run
         )
         times.append(time.perf_counter() - t0)
         replica_steps = result.replications * result.n_steps
         del result
     result = simkit.simulate(
-        scenario, duration=args.duration, step=args.step, replications=args.replications
+        scenario, duration=args.duration, replications=args.replications, **run
     )
     t0 = time.perf_counter()
     simkit.kpis(result)
@@ -75,7 +78,8 @@ def main() -> None:
     add_rate = np_add_elements_per_s()
     print(
         f"scenario             {args.profile}, {args.duration} at {args.step}, "
-        f"{args.replications} replications ({replica_steps:,} replica-steps)"
+        f"{args.replications} replications ({replica_steps:,} replica-steps), "
+        f"{args.engine} control loop"
     )
     print(
         f"wall time            best {best:.3f} s of {args.repeats} (all: "
