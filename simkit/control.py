@@ -322,8 +322,8 @@ def _ints(x: np.ndarray | None, rows: int) -> np.ndarray:
     return np.zeros((0, rows), dtype=np.int64) if x is None else np.ascontiguousarray(x, np.int64)
 
 
-def _run_compiled(loop: _Loop, progress: Progress | None) -> None:
-    """The compiled loop (:mod:`simkit.control_kernel`), filling ``loop``'s arrays."""
+def _run_compiled(loop: _Loop, progress: Progress | None) -> LoopOutput:
+    """The compiled loop (:mod:`simkit.control_kernel`), from ``loop``'s initial state."""
     from simkit import control_kernel as ck
     from simkit.autoscaling.hpa_vec import HPAConfig
 
@@ -343,6 +343,7 @@ def _run_compiled(loop: _Loop, progress: Progress | None) -> None:
         steps=int(loop.k),
     )
     tl = loop.timeline
+    shape = (loop.n_rep, loop.n_per)
     arrays = ck.LoopArrays(
         *(np.ascontiguousarray(x) for x in (loop.offered, loop.arrivals, loop.noise)),
         *(np.ascontiguousarray(x, np.int64) for x in (tl.down_ptr, tl.down_rep, tl.down_slot)),
@@ -352,12 +353,10 @@ def _run_compiled(loop: _Loop, progress: Progress | None) -> None:
         loop.starting,
         loop.not_started,
         loop.backlog,
-        loop.desired,
-        loop.started,
-        loop.ready,
-        loop.backlog0,
-        loop.util,
-        loop.departures,
+        *(np.empty(shape, dtype=np.int32) for _ in range(3)),  # outputs [R, P]
+        np.empty(shape),
+        np.zeros(shape),
+        np.zeros(shape),
     )
     chunk = max(loop.n_per // 50, 1) if progress else loop.n_per
     for first in range(0, loop.n_per, chunk):
@@ -365,6 +364,14 @@ def _run_compiled(loop: _Loop, progress: Progress | None) -> None:
         ck.run_periods(first, stop, params, arrays, hpa, up, down, state)
         if progress:
             progress(0.1 + 0.8 * stop / loop.n_per)
+    return LoopOutput(
+        desired=arrays.desired,
+        started=arrays.started,
+        ready=arrays.ready,
+        backlog0=arrays.backlog0,
+        utilization=np.minimum(arrays.util, 1.0),
+        departures=arrays.departures,
+    )
 
 
 def control_loop(
@@ -412,7 +419,9 @@ def control_loop(
     """
     check_engine(engine)
     loop = _Loop(scenario, clock, rate_rps, arrivals, departure_noise, timeline, effects, floor)
-    (_run_compiled if engine == "numba" else _run_numpy)(loop, progress)
+    if engine == "numba":
+        return _run_compiled(loop, progress)
+    _run_numpy(loop, progress)
     return loop.output()
 
 

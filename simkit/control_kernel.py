@@ -5,7 +5,13 @@ Same model and same arithmetic as the NumPy loop (``_Loop.period`` and
 arrays are bit-identical; periods run in the outer loop, replications in the
 inner one, and every period is done one by one (the NumPy loop's quiet blocks
 give the same arrays).  Kernels take arrays and numbers only, grouped in named
-tuples; :func:`hpa_params` and :func:`hpa_state` build the HPA's from its config.
+tuples; :func:`hpa_params`, :func:`hpa_rules` and :func:`hpa_state` build the
+HPA's from its config.
+
+Speed: each stage loops over the replications of one period.  Helpers called
+once per replication take arrays and numbers, never a named tuple holding arrays
+(numba reference-counts every array of such a tuple at each call: ten times
+slower here).
 
 The HPA is reconciled once per period at its end (``now = (p + 1) x period``), as
 the engine calls :meth:`VectorHPA.sync`: seeded at the first sync, guard rails,
@@ -109,12 +115,12 @@ class LoopArrays(NamedTuple):
     starting: np.ndarray  # int64 [ring, R]: pods starting, by ring slot
     not_started: np.ndarray  # int64 [R]
     backlog: np.ndarray  # float64 [R]: queue beyond the servers [requests]
-    desired: np.ndarray  # int32
-    started: np.ndarray  # int32
-    ready: np.ndarray  # int32
-    backlog0: np.ndarray  # float64: queue at period start [requests]
-    util: np.ndarray  # float64 (zeros on entry): busy fraction, not capped
-    departures: np.ndarray  # float64 (zeros on entry): departures per step while queued
+    desired: np.ndarray  # int32 [R, P]
+    started: np.ndarray  # int32 [R, P]
+    ready: np.ndarray  # int32 [R, P]
+    backlog0: np.ndarray  # float64 [R, P]: queue at period start [requests]
+    util: np.ndarray  # float64 [R, P] (zeros on entry): busy fraction, not capped
+    departures: np.ndarray  # float64 [R, P] (zeros on entry): departures per step while queued
 
 
 # ----------------------------------------------------------------------------- setup
@@ -174,13 +180,37 @@ def hpa_params(
 
 
 def hpa_rules(config: HPAConfig) -> tuple[Rules, Rules]:
-    """Kernel form of the behavior's scale-up and scale-down rules (empty when legacy)."""
+    """Kernel form of the behavior's scale-up and scale-down rules.
+
+    Parameters
+    ----------
+    config : HPAConfig
+        The HPA; on the legacy path (no behavior) both rules are empty.
+
+    Returns
+    -------
+    (Rules, Rules)
+        Scale-up and scale-down rules.
+    """
     b = config.behavior
     return _rules(b.scale_up if b else None, True), _rules(b.scale_down if b else None, False)
 
 
 def hpa_state(config: HPAConfig, n_rep: int) -> HPAState:
-    """Empty HPA state (nothing seeded) for ``n_rep`` replications, sized as VectorHPA's."""
+    """Empty HPA state (nothing seeded yet), sized as :class:`VectorHPA`'s buffers.
+
+    Parameters
+    ----------
+    config : HPAConfig
+        The HPA: history slots and, on the behavior path, scale-event slots.
+    n_rep : int
+        Replications.
+
+    Returns
+    -------
+    HPAState
+        Empty slots have time ``-inf`` [s].
+    """
     b = config.behavior
     h = config.history_slots
     e_up = config.event_slots(b.scale_up if b else None)
@@ -448,18 +478,18 @@ def _serve(p: int, lp: LoopParams, a: LoopArrays, started: np.ndarray, ready: np
         cap = ready[r] * lp.cap_per_ready
         limit = ready[r] * lp.limit_per_ready
         b = min(a.backlog[r], limit)
-        a.backlog0[p, r] = b
+        a.backlog0[r, p] = b
         offered = a.offered[p, r]
         if cap > 0:
-            a.util[p, r] = (offered + b) / cap
+            a.util[r, p] = (offered + b) / cap
         if b > 0 or offered > cap:
             dep = max(cap + np.sqrt(cap) * a.noise[r, p], 0.0) / k
-            a.departures[p, r] = dep
+            a.departures[r, p] = dep
             b = _drain(b, a.arrivals, r, p * k, k, dep, limit)
         a.backlog[r] = b
-        a.desired[p, r] = a.spec[r]
-        a.started[p, r] = started[r]
-        a.ready[p, r] = ready[r]
+        a.desired[r, p] = a.spec[r]
+        a.started[r, p] = started[r]
+        a.ready[r, p] = ready[r]
 
 
 @njit
@@ -512,13 +542,14 @@ def run_periods(
     started = np.empty(n_rep, dtype=np.int64)
     ready = np.empty(n_rep, dtype=np.int64)
     new = np.empty(n_rep, dtype=np.int64)
+    busy = np.empty(n_rep)
     for p in range(first, stop):
         j = p % a.starting.shape[0]
         _start_pods(j, lp, a, started)
         _count_ready(p, a, started, ready)
         _serve(p, lp, a, started, ready)
         if lp.autoscaled:
-            busy = a.util[max(p - lp.lag_periods, 0)]
+            busy[:] = a.util[:, max(p - lp.lag_periods, 0)]
             hpa_sync(
                 p, (p + 1) * lp.period_s, a.spec, ready, busy, hpa, rules_up, rules_down, hs, new
             )
