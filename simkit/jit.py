@@ -57,7 +57,7 @@ def _prepare_cache() -> None:
             pass
     except OSError as exc:
         raise SimkitError(
-            f"numba cache folder {folder} cannot be created or written ({exc.strerror}); "
+            f"numba cache folder {folder} cannot be created or written ({exc.strerror or exc}); "
             "set NUMBA_CACHE_DIR to a writable folder"
         ) from None
     os.environ["NUMBA_CACHE_DIR"] = str(folder)
@@ -79,6 +79,11 @@ def njit(func: F | None = None, *, inline: bool = False) -> Any:
     if func is None:
         return functools.partial(njit, inline=inline)
     _prepare_cache()
-    import numba
-
+    try:
+        import numba
+    except ImportError:
+        raise SimkitError(
+            "numba is not installed; install numba>=0.60 (a simkit dependency) "
+            "or pass engine='numpy' to simkit.simulate"
+        ) from None
     return numba.njit(cache=True, inline="always" if inline else "never")(func)
