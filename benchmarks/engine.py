@@ -2,7 +2,7 @@
 
 Prints a table; nothing here is asserted.  Run with ``make bench`` or
 ``python benchmarks/engine.py [--profiles production development experimental]
-[--duration 7D] [--step 1s] [--replications 32] [--repeats 3] [--year]``.
+[--duration 7D] [--step 1s] [--replications 32] [--repeats 3] [--engine numba] [--year]``.
 
 - **warm**: the best of ``--repeats`` runs in this process, after a small warm-up run
   of the same profile;
@@ -109,13 +109,21 @@ def _pin_to_one_cpu(cpu: int | None = None) -> int | None:
     return cpu
 
 
-def _one_run(profile: str, duration: str, step: str, replications: int) -> dict[str, float]:
+#: Control-loop engine of every run (``--engine``).
+ENGINE = "numba"
+
+
+def _one_run(
+    profile: str, duration: str, step: str, replications: int, engine: str = ENGINE
+) -> dict[str, float]:
     """Time of one ``simulate`` call [s], its size and this process's peak RSS [MiB]."""
     import simkit
 
     scenario = simkit.load_scenario(profile)
     t0 = time.perf_counter()
-    result = simkit.simulate(scenario, duration=duration, step=step, replications=replications)
+    result = simkit.simulate(
+        scenario, duration=duration, step=step, replications=replications, engine=engine
+    )
     seconds = time.perf_counter() - t0
     return {
         "seconds": seconds,
@@ -135,7 +143,7 @@ def _fork_not_vfork() -> None:
 
 def _in_fresh_process(profile: str, duration: str, step: str, replications: int) -> dict:
     """:func:`_one_run` in a new Python process (cold: no warm-up, nothing cached)."""
-    spec = json.dumps([profile, duration, step, replications])
+    spec = json.dumps([profile, duration, step, replications, ENGINE])
     proc = subprocess.run(
         [sys.executable, __file__, "--child", spec],
         capture_output=True,
@@ -152,8 +160,10 @@ def _warm(profile: str, duration: str, step: str, replications: int, repeats: in
     """Best of ``repeats`` runs in this process after a one-hour warm-up run."""
     import simkit
 
-    simkit.simulate(simkit.load_scenario(profile), duration="1h", step=step, replications=2)
-    runs = [_one_run(profile, duration, step, replications) for _ in range(repeats)]
+    simkit.simulate(
+        simkit.load_scenario(profile), duration="1h", step=step, replications=2, engine=ENGINE
+    )
+    runs = [_one_run(profile, duration, step, replications, ENGINE) for _ in range(repeats)]
     best = min(runs, key=lambda run: run["seconds"])
     return {**best, "all_seconds": [run["seconds"] for run in runs]}
 
@@ -180,12 +190,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--step", default="1s")
     parser.add_argument("--replications", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3, help="warm runs per profile")
+    parser.add_argument("--engine", default="numba", help="control loop: numba (default) or numpy")
     parser.add_argument("--year", action="store_true", help="also time one year (slow, ~8 GiB)")
     parser.add_argument("--year-profile", default="production")
     parser.add_argument("--year-step", default="15s")
     parser.add_argument("--year-replications", type=int, default=8)
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one run, JSON out
     args = parser.parse_args(argv)
+    global ENGINE
+    ENGINE = args.engine
     if args.child:  # pinned already: affinity is inherited
         print(json.dumps(_one_run(*json.loads(args.child))))
         return
@@ -205,7 +218,8 @@ def main(argv: list[str] | None = None) -> None:
 
     load_after = os.getloadavg()
     print(
-        f"engine throughput: {args.duration} at {args.step}, {args.replications} replications, "
+        f"engine throughput ({ENGINE} control loop): {args.duration} at {args.step}, "
+        f"{args.replications} replications, "
         f"on CPU {cpu} of {os.cpu_count()}; warm = best of {args.repeats} runs after a "
         "warm-up, cold = first run in a fresh process"
     )

@@ -1,8 +1,10 @@
 """The sequential part of the engine: instances, autoscaler and the queue backlog.
 
-The Python loop runs once per control period (the autoscaler's sync period),
-vectorized across replications; stretches where nothing happens are done a
-block of periods at a time.
+Two implementations give bit-identical arrays: a loop compiled with numba
+(:mod:`simkit.control_kernel`, the default) and the NumPy reference, a Python
+loop run once per control period (the autoscaler's sync period), vectorized
+across replications, where stretches in which nothing happens are done a block
+of periods at a time.  ``control_loop(..., engine=...)`` selects one.
 
 Backlog.  While a replication's offered rate exceeds its capacity, or requests
 are still queued from before, its queue beyond the servers follows its own
@@ -24,12 +26,23 @@ import numpy as np
 from simkit.autoscaling.policies import make_autoscaler
 from simkit.clock import Clock
 from simkit.effects import Effects
+from simkit.errors import SimkitError
 from simkit.failures import FailureTimeline
 from simkit.scenario import Scenario
 
-__all__ = ["LoopOutput", "backlog_path", "control_loop", "events_in_service"]
+__all__ = [
+    "ENGINES",
+    "LoopOutput",
+    "backlog_path",
+    "check_engine",
+    "control_loop",
+    "events_in_service",
+]
 
 Progress = Callable[[float], None]
+
+#: Implementations of the loop: compiled with numba (the default), or the NumPy reference.
+ENGINES = ("numba", "numpy")
 
 
 @dataclass
@@ -142,6 +155,17 @@ class _Loop:
         self.floor = None if floor is None else np.ascontiguousarray(floor.T)
         self._steps = np.arange(_BLOCK_PERIODS)
 
+    def output(self) -> LoopOutput:
+        """The arrays filled so far, as ``[R, P]`` (utilization capped at 1)."""
+        return LoopOutput(
+            desired=np.ascontiguousarray(self.desired.T),
+            started=np.ascontiguousarray(self.started.T),
+            ready=np.ascontiguousarray(self.ready.T),
+            backlog0=np.ascontiguousarray(self.backlog0.T),
+            utilization=np.minimum(np.ascontiguousarray(self.util.T), 1.0),
+            departures=np.ascontiguousarray(self.departures.T),
+        )
+
     def sample(self, periods: np.ndarray | int) -> np.ndarray:
         """Busy fraction the HPA sees at the end of ``periods`` (metric lag applied)."""
         return np.minimum(self.util[np.maximum(periods - self.lag_periods, 0)], 1.0)
@@ -196,9 +220,8 @@ class _Loop:
     def period(self, p: int) -> None:
         """Advance one period: pods, fluid backlog, autoscaler sync at its end."""
         j = p % self.ring
-        if self.startup_periods:
-            self.not_started -= self.starting[j]
-            self.starting[j] = 0
+        self.not_started -= self.starting[j]  # pods started ring periods ago are Ready
+        self.starting[j] = 0
         spec = self.spec
         started = spec - self.not_started
         tl = self.timeline
@@ -267,24 +290,14 @@ class _Loop:
         self.spec = new_spec
 
 
-def control_loop(
-    scenario: Scenario,
-    clock: Clock,
-    rate_rps: np.ndarray,
-    arrivals: np.ndarray,
-    departure_noise: np.ndarray,
-    timeline: FailureTimeline,
-    effects: Effects,
-    floor: np.ndarray | None,
-    progress: Progress | None,
-) -> LoopOutput:
-    """Sequential part: instances, autoscaler and fluid backlog, one period at a time.
+def check_engine(engine: object) -> None:
+    """Raise :class:`SimkitError` (one line) unless ``engine`` is one of :data:`ENGINES`."""
+    if not isinstance(engine, str) or engine not in ENGINES:
+        raise SimkitError(f"engine = {engine!r} is not known; allowed: 'numba' or 'numpy'")
 
-    Stretches where nothing happens (every pod Ready, no crash, no backlog, no overload,
-    no rescale) are done a block of periods at a time; ``_BLOCK_PERIODS = 1`` would give
-    the same arrays, only slower (a test checks this).
-    """
-    loop = _Loop(scenario, clock, rate_rps, arrivals, departure_noise, timeline, effects, floor)
+
+def _run_numpy(loop: _Loop, progress: Progress | None) -> None:
+    """The NumPy reference: quiet blocks where nothing happens, else period by period."""
     n_per = loop.n_per
     report_every = max(n_per // 50, 1)
     next_report = 0
@@ -301,14 +314,114 @@ def control_loop(
         if progress and p >= next_report:
             progress(0.1 + 0.8 * p / n_per)
             next_report = p + report_every
-    return LoopOutput(
-        desired=np.ascontiguousarray(loop.desired.T),
-        started=np.ascontiguousarray(loop.started.T),
-        ready=np.ascontiguousarray(loop.ready.T),
-        backlog0=np.ascontiguousarray(loop.backlog0.T),
-        utilization=np.minimum(np.ascontiguousarray(loop.util.T), 1.0),
-        departures=np.ascontiguousarray(loop.departures.T),
+
+
+def _ints(x: np.ndarray | None, rows: int) -> np.ndarray:
+    """An int64 ``[P, R]`` array for the kernel; ``[0, 0]`` when absent."""
+    return np.zeros((0, rows), dtype=np.int64) if x is None else np.ascontiguousarray(x, np.int64)
+
+
+def _run_compiled(loop: _Loop, progress: Progress | None) -> LoopOutput:
+    """The compiled loop (:mod:`simkit.control_kernel`), from ``loop``'s initial state."""
+    from simkit import control_kernel as ck
+    from simkit.autoscaling.hpa_vec import HPAConfig
+
+    auto = loop.autoscaler
+    # Without an autoscaler the kernel skips the HPA; a placeholder keeps the types.
+    config = HPAConfig(1, 1, 100) if auto is None else auto.config
+    hpa = ck.hpa_params(config, *((0.0, 0.0, 1) if auto is None else auto.cpu_model))
+    up, down = ck.hpa_rules(config)
+    state = ck.hpa_state(config, loop.n_rep)
+    params = ck.LoopParams(
+        autoscaled=auto is not None,
+        startup_periods=int(loop.startup_periods),
+        lag_periods=int(loop.lag_periods),
+        cap_per_ready=float(loop.cap_per_ready),
+        limit_per_ready=float(loop.limit_per_ready),
+        period_s=float(loop.period_s),
+        steps=int(loop.k),
     )
+    tl = loop.timeline
+    shape = (loop.n_rep, loop.n_per)
+    arrays = ck.LoopArrays(
+        *(np.ascontiguousarray(x) for x in (loop.offered, loop.arrivals, loop.noise)),
+        *(np.ascontiguousarray(x, np.int64) for x in (tl.down_ptr, tl.down_rep, tl.down_slot)),
+        _ints(loop.forced_down, loop.n_rep),
+        _ints(loop.floor, loop.n_rep),
+        loop.spec,
+        loop.starting,
+        loop.not_started,
+        loop.backlog,
+        *(np.empty(shape, dtype=np.int32) for _ in range(3)),  # outputs [R, P]
+        np.empty(shape),
+        np.zeros(shape),
+        np.zeros(shape),
+    )
+    chunk = max(loop.n_per // 50, 1) if progress else loop.n_per
+    for first in range(0, loop.n_per, chunk):
+        stop = min(first + chunk, loop.n_per)
+        ck.run_periods(first, stop, params, arrays, hpa, up, down, state)
+        if progress:
+            progress(0.1 + 0.8 * stop / loop.n_per)
+    return LoopOutput(
+        desired=arrays.desired,
+        started=arrays.started,
+        ready=arrays.ready,
+        backlog0=arrays.backlog0,
+        utilization=np.minimum(arrays.util, 1.0),
+        departures=arrays.departures,
+    )
+
+
+def control_loop(
+    scenario: Scenario,
+    clock: Clock,
+    rate_rps: np.ndarray,
+    arrivals: np.ndarray,
+    departure_noise: np.ndarray,
+    timeline: FailureTimeline,
+    effects: Effects,
+    floor: np.ndarray | None,
+    progress: Progress | None,
+    engine: str = "numba",
+) -> LoopOutput:
+    """Sequential part: instances, autoscaler and fluid backlog, one period at a time.
+
+    Parameters
+    ----------
+    scenario, clock : Scenario, Clock
+        The system and the time grid.
+    rate_rps : numpy.ndarray
+        Offered rate per period [1/s], ``[R, P]``.
+    arrivals : numpy.ndarray
+        Arrivals per step [count], float32 ``[R, T]``.
+    departure_noise : numpy.ndarray
+        Standard normal draws for the departures while queued [-], ``[R, P]``.
+    timeline : FailureTimeline
+        Crashes and repairs of every instance slot.
+    effects : Effects
+        Its ``instances_down`` [count] takes instances out of service.
+    floor : numpy.ndarray or None
+        Capacity floor applied after each HPA sync [instances], int ``[R, P]``.
+    progress : callable or None
+        Called with the fraction done (0.1..0.9) from time to time.
+    engine : {"numba", "numpy"}
+        ``"numba"``: the compiled loop (:mod:`simkit.control_kernel`), every period one by
+        one.  ``"numpy"``: the reference, where stretches in which nothing happens (every
+        pod Ready, no crash, no backlog, no overload, no rescale) are done a block of
+        periods at a time; ``_BLOCK_PERIODS = 1`` would give the same arrays, only slower
+        (a test checks this).  Both give bit-identical arrays.
+
+    Returns
+    -------
+    LoopOutput
+    """
+    check_engine(engine)
+    loop = _Loop(scenario, clock, rate_rps, arrivals, departure_noise, timeline, effects, floor)
+    if engine == "numba":
+        return _run_compiled(loop, progress)
+    _run_numpy(loop, progress)
+    return loop.output()
 
 
 def events_in_service(

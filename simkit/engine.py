@@ -38,7 +38,7 @@ from simkit import workload
 from simkit.autoscaling import POLICIES
 from simkit.chaos import chaos_effects
 from simkit.clock import DEFAULT_START, Clock, make_clock
-from simkit.control import Progress, control_loop
+from simkit.control import Progress, check_engine, control_loop
 from simkit.database import database_effects
 from simkit.deploys import deploy_effects
 from simkit.detection import step_detected_s
@@ -56,13 +56,14 @@ __all__ = ["COMPONENTS", "DEFAULT_START", "component_seeds", "crash_detector", "
 COMPONENTS = ("load", "arrivals", "failures", "deploys", "database", "regions", "departures")
 
 
-def _check_run_args(replications: int, seed: int) -> None:
+def _check_run_args(replications: int, seed: int, engine: str) -> None:
     if isinstance(replications, bool) or not isinstance(replications, int | np.integer):
         raise SimkitError(f"replications = {replications!r} must be a whole number >= 1")
     if not 1 <= replications <= 100_000:
         raise SimkitError(f"replications = {replications} is out of range; allowed: 1..100000")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise SimkitError(f"seed = {seed!r} must be a whole number >= 0")
+    check_engine(engine)
 
 
 def component_seeds(seed: int, replications: int) -> dict[str, list[np.random.SeedSequence]]:
@@ -219,6 +220,7 @@ def simulate(
     trace: pd.Series | None = None,
     start: object = None,
     progress: Progress | None = None,
+    engine: str = "numba",
 ) -> SimResult:
     """Simulate a scenario for many Monte Carlo replications at once.
 
@@ -241,6 +243,10 @@ def simulate(
         Start of the simulation (UTC); default Monday 2024-01-01, or the trace start.
     progress : callable, optional
         Called with the fraction done (0..1) from time to time.
+    engine : {"numba", "numpy"}
+        Implementation of the sequential control loop: ``"numba"`` (default) compiled,
+        cached on disk after the first run (see :mod:`simkit.jit`); ``"numpy"`` the
+        reference.  Both give bit-identical results.
 
     Returns
     -------
@@ -250,11 +256,12 @@ def simulate(
     Raises
     ------
     SimkitError
-        Bad arguments (duration, step, replications, seed, start, trace).
+        Bad arguments (duration, step, replications, seed, start, trace, engine), or the
+        numba cache folder is not writable.
     """
     if not isinstance(scenario, Scenario):
         raise SimkitError(f"scenario must be a simkit.Scenario, got {type(scenario).__name__}")
-    _check_run_args(replications, seed)
+    _check_run_args(replications, seed, engine)
     clock = make_clock(scenario, duration, step, start, trace)
     streams = component_seeds(int(seed), int(replications))
     rate_rps = _offered_rate(scenario, clock, streams["load"], trace)
@@ -270,7 +277,7 @@ def simulate(
     plan = POLICIES[scenario.autoscaling.policy].floor(scenario, rate_rps, clock.period_s)
     noise = _departure_noise(clock, streams["departures"])
     state = control_loop(
-        scenario, clock, rate_rps, arrivals, noise, timeline, effects, plan.apply, progress
+        scenario, clock, rate_rps, arrivals, noise, timeline, effects, plan.apply, progress, engine
     )
     if progress:
         progress(0.9)

@@ -235,9 +235,9 @@ def test_quiet_blocks_change_nothing(profile, monkeypatch):
     s = simkit.load_scenario(profile).replace(
         failures__instance_mtbf_h=2.0, workload__flash_crowds_per_day=6.0
     )
-    fast = simkit.simulate(s, duration="12h", replications=6, seed=9)
+    fast = simkit.simulate(s, duration="12h", replications=6, seed=9, engine="numpy")
     monkeypatch.setattr(control, "_BLOCK_PERIODS", 1)
-    slow = simkit.simulate(s, duration="12h", replications=6, seed=9)
+    slow = simkit.simulate(s, duration="12h", replications=6, seed=9, engine="numpy")
     for name in (*STEP_ARRAYS, "ready_instances", "desired_instances", "utilization"):
         assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
     assert simkit.kpis(fast).equals(simkit.kpis(slow))
@@ -256,3 +256,19 @@ def test_failures_disabled_draws_no_crashes_and_keeps_other_streams() -> None:
     np.testing.assert_array_equal(with_crashes.arrivals, without.arrivals)
     with pytest.raises(SimkitError, match=r"failures\.enabled = false"):
         simkit.analysis.fit_failure_times(off, replications=2)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_pods_without_start_up_time_are_ready_at_once(engine) -> None:
+    """startup_s = 0: a scale-up decided at the end of a period serves from the next
+    one, so without crashes or deployments every provisioned instance is Ready (the
+    start-up ring of one slot used never to release its pods)."""
+    s = simkit.load_scenario("production").replace(
+        autoscaling__startup_s=0.0,
+        failures__enabled=False,
+        deployment__deploys_per_day=0.0,
+        workload__flash_crowds_per_day=12.0,
+    )
+    r = simkit.simulate(s, duration="1D", replications=2, seed=3, engine=engine)
+    assert r.desired_instances.max() > s.autoscaling.min_replicas  # it did scale up
+    np.testing.assert_array_equal(r.ready_instances, r.desired_instances)

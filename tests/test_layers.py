@@ -41,6 +41,8 @@ LAYERS: dict[str, int] = {
     # 2: the engine and the result it fills
     "simkit.clock": 2,
     "simkit.control": 2,
+    "simkit.control_kernel": 2,
+    "simkit.jit": 2,
     "simkit.outcome": 2,
     "simkit.result": 2,
     "simkit.windows": 2,

@@ -72,6 +72,11 @@ class ReactivePolicy:
         self._busy_milli = float(a.cpu_busy_milli * scenario.servers_per_instance)
         self._request_milli = a.cpu_request_milli
 
+    @property
+    def cpu_model(self) -> tuple[float, float, int]:
+        """CPU of an idle Ready pod, extra CPU of a fully busy one, request per pod [millicores]."""
+        return self._idle_milli, self._busy_milli, self._request_milli
+
     def sync(
         self,
         *,
