@@ -132,11 +132,16 @@ def forecast_floor(
     a = scenario.autoscaling
     lead_steps = max(math.ceil((a.startup_s + f.scheduling_buffer_s) / FORECAST_STEP_S), 1)
     minutes = _minute_means(rate_rps, period_s)
-    # Rows with the same load (a replayed trace) share one forecast.
-    unique, inverse = np.unique(minutes, axis=0, return_inverse=True)
+    # Rows with the same load (a replayed trace) share one forecast (rows hashed by
+    # their bytes: np.unique(axis=0) costs more than a one-replication run's forecast).
+    first: dict[bytes, int] = {}
+    inverse = [first.setdefault(row.tobytes(), i) for i, row in enumerate(minutes)]
+    rows = sorted(set(inverse))  # the first replication of each distinct load
+    unique = minutes[rows]
+    inverse = np.searchsorted(rows, inverse)
     forecasts = np.stack(
         [_forecast_row(row, f.forecaster, lead_steps, f.history_days) for row in unique]
-    )[np.ravel(inverse)]
+    )[inverse]
     # forecasts[:, t] predicts minute t from minute t - lead; request it at t - lead.
     ahead = np.full_like(forecasts, np.nan)
     ahead[:, :-lead_steps] = forecasts[:, lead_steps:]
