@@ -553,3 +553,43 @@ def run_periods(
                 p, (p + 1) * lp.period_s, a.spec, ready, busy, hpa, rules_up, rules_down, hs, new
             )
             _rescale(p, j, a, new)
+
+
+# ----------------------------------------------------------------------------- queue wait
+
+
+@njit
+def queue_wait_s(
+    served: np.ndarray,
+    cap_rps: np.ndarray,
+    period_s: float,
+    rep: np.ndarray,
+    t_s: np.ndarray,
+    ahead: np.ndarray,
+) -> np.ndarray:
+    """Compiled :func:`simkit.outcome.queue_wait_reference`, bit for bit.
+
+    ``served[r, p]`` is replication ``r``'s capacity served before period ``p``
+    [requests], ``[R, P + 1]``; each request's start of service is found by bisection in
+    its row from its own period on.
+    """
+    n_per = cap_rps.shape[1]
+    out = np.empty(rep.size)
+    for i in range(rep.size):
+        r = rep[i]
+        t = t_s[i]
+        p = min(np.int64(t // period_s), n_per - 1)
+        target = served[r, p] + cap_rps[r, p] * (t - p * period_s) + ahead[i]
+        lo, hi = 0, n_per + 1  # first index with served > target, as searchsorted right
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if served[r, mid] <= target:
+                lo = mid + 1
+            else:
+                hi = mid
+        idx = min(max(lo - 1, 0), n_per)
+        cap_end = cap_rps[r, idx] if idx < n_per else cap_rps[r, n_per - 1]
+        left = target - served[r, idx]
+        end_s = idx * period_s + (left / cap_end if cap_end > 0 else np.inf)
+        out[i] = max(end_s - t, 0.0)
+    return out

@@ -292,6 +292,7 @@ def simulate(
         int(seed),
         plan.forecast_floor,
         plan.forecast_rps,
+        engine,
     )
     if progress:
         progress(1.0)

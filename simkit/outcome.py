@@ -56,24 +56,38 @@ def _period_quantiles(
     return out
 
 
-def _queue_wait_s(
-    cap_rps: np.ndarray, period_s: float, rep: np.ndarray, t_s: np.ndarray, ahead: np.ndarray
+def served_before(cap_rps: np.ndarray, period_s: float) -> np.ndarray:
+    """Capacity served before each period [requests], ``[R, P + 1]`` (0 first)."""
+    n_rep, n_per = cap_rps.shape
+    served = np.zeros((n_rep, n_per + 1))
+    np.cumsum(cap_rps * period_s, axis=1, out=served[:, 1:])
+    return served
+
+
+def queue_wait_reference(
+    served: np.ndarray,
+    cap_rps: np.ndarray,
+    period_s: float,
+    rep: np.ndarray,
+    t_s: np.ndarray,
+    ahead: np.ndarray,
 ) -> np.ndarray:
     """Time until the capacity to come has served ``ahead`` requests [s].
 
     A request arriving at ``t_s`` behind ``ahead - 1`` queued requests starts service
     after ``ahead`` departures; departures follow the replication's capacity per period
-    (``cap_rps``, constant within a period), including capacity that comes back while
-    it waits.  Past the end of the run the last period's capacity continues.
+    (``cap_rps``, constant within a period; ``served`` from :func:`served_before`),
+    including capacity that comes back while it waits.  Past the end of the run the
+    last period's capacity continues.  The NumPy reference of
+    :func:`simkit.control_kernel.queue_wait_s`.
     """
-    n_rep, n_per = cap_rps.shape
-    served = np.zeros((n_rep, n_per + 1))
-    np.cumsum(cap_rps * period_s, axis=1, out=served[:, 1:])
+    n_per = cap_rps.shape[1]
     p = np.minimum((t_s // period_s).astype(np.int64), n_per - 1)
     target = served[rep, p] + cap_rps[rep, p] * (t_s - p * period_s) + ahead
-    span = float(served[:, -1].max()) + float(ahead.max()) + 1.0
-    flat = (served + np.arange(n_rep)[:, None] * span).ravel()
-    idx = np.searchsorted(flat, target + rep * span, side="right") - 1 - rep * (n_per + 1)
+    idx = np.empty(rep.size, dtype=np.int64)
+    for r in np.unique(rep):  # one sorted row per replication: exact comparisons
+        rows = np.flatnonzero(rep == r)
+        idx[rows] = np.searchsorted(served[r], target[rows], side="right") - 1
     idx = np.clip(idx, 0, n_per)
     inside = idx < n_per
     cap_end = np.where(inside, cap_rps[rep, np.minimum(idx, n_per - 1)], cap_rps[rep, -1])
@@ -81,6 +95,30 @@ def _queue_wait_s(
     with np.errstate(divide="ignore", invalid="ignore"):
         end_s = idx * period_s + np.where(cap_end > 0, left / cap_end, np.inf)
     return np.maximum(end_s - t_s, 0.0)
+
+
+def _queue_wait_s(
+    cap_rps: np.ndarray,
+    period_s: float,
+    rep: np.ndarray,
+    t_s: np.ndarray,
+    ahead: np.ndarray,
+    engine: str,
+) -> np.ndarray:
+    """:func:`queue_wait_reference`, compiled unless ``engine == "numpy"``."""
+    served = served_before(cap_rps, period_s)
+    if engine == "numpy":
+        return queue_wait_reference(served, cap_rps, period_s, rep, t_s, ahead)
+    from simkit import control_kernel
+
+    return control_kernel.queue_wait_s(
+        served,
+        np.ascontiguousarray(cap_rps, dtype=np.float64),
+        float(period_s),
+        np.ascontiguousarray(rep, dtype=np.int64),
+        np.ascontiguousarray(t_s, dtype=np.float64),
+        np.ascontiguousarray(ahead, dtype=np.float64),
+    )
 
 
 def _window_steps(
@@ -131,12 +169,14 @@ def finish(
     seed: int,
     forecast_floor: np.ndarray | None = None,
     forecast_rps: np.ndarray | None = None,
+    engine: str = "numba",
 ) -> SimResult:
     """Whole-array part: errors, backlog and latency per step; KPIs' raw material.
 
     Work is done per period wherever the period is in M/M/c steady state, and
     per step only in the periods that are overloaded or touched by a failure
-    window (the step overlay).
+    window (the step overlay).  ``engine`` as for :func:`simkit.simulate` (the
+    queue waits are compiled unless it is ``"numpy"``).
     """
     svc = scenario.service
     n_rep, n_per = rate_rps.shape
@@ -255,7 +295,7 @@ def finish(
         qi, qj = np.nonzero(queued)
         ahead = (start_level[qi, qj] + level[qi, qj]) / 2.0
         t_s = (pi[qi] * k + qj + 0.5) * dt
-        wait_ov[qi, qj] = _queue_wait_s(cap_rps, clock.period_s, ri[qi], t_s, ahead + 1.0)
+        wait_ov[qi, qj] = _queue_wait_s(cap_rps, clock.period_s, ri[qi], t_s, ahead + 1.0, engine)
     np.minimum(wait_ov, timeout_s, out=wait_ov)
     service_q_s = -np.log1p(-np.asarray(table.quantiles)) / mu  # Exp(mu) quantiles
     queued_latency = backend_s[ri, pi][:, None, None] + wait_ov[:, :, None] + service_q_s

@@ -244,3 +244,37 @@ def test_unwritable_cache_folder_is_one_clear_error(tmp_path: Path) -> None:
     assert last.startswith("simkit.errors.SimkitError:")
     assert str(blocker / "cache" / "simkit" / "numba") in last
     assert "set NUMBA_CACHE_DIR" in last
+
+
+def test_queue_wait_kernel_matches_the_reference() -> None:
+    """Compiled queue waits equal the NumPy reference bit for bit, capacity gaps (zero
+    for a while, zero until the end) and waits past the end of the run included."""
+    from simkit import control_kernel, outcome
+
+    rng = np.random.default_rng(7)
+    n_rep, n_per, period_s = 5, 400, 15.0
+    cap = rng.integers(0, 4, (n_rep, n_per)) * 40.0
+    cap[2, 300:] = 0.0  # never comes back
+    cap[3, 100:180] = 0.0  # an outage
+    served = outcome.served_before(cap, period_s)
+    n = 20_000
+    rep = rng.integers(0, n_rep, n)
+    t_s = rng.random(n) * n_per * period_s
+    ahead = 1.0 + rng.random(n) * rng.choice([10.0, 1e3, 1e5], n)
+    want = outcome.queue_wait_reference(served, cap, period_s, rep, t_s, ahead)
+    got = control_kernel.queue_wait_s(served, cap, period_s, rep, t_s, ahead)
+    np.testing.assert_array_equal(got, want)
+    assert np.isinf(want).any() and (want == 0).sum() < n and np.isfinite(want).any()
+    # the wait is the time for the capacity to come to serve `ahead` requests
+    finite = np.isfinite(want)
+    end_s = t_s[finite] + want[finite]
+    p_end = np.minimum((end_s // period_s).astype(int), n_per - 1)
+    r, p0 = rep[finite], np.minimum((t_s[finite] // period_s).astype(int), n_per - 1)
+    served_by = (
+        served[r, p_end]
+        + cap[r, p_end] * (end_s - p_end * period_s)
+        - served[r, p0]
+        - cap[r, p0] * (t_s[finite] - p0 * period_s)
+    )
+    inside = end_s < n_per * period_s
+    np.testing.assert_allclose(served_by[inside], ahead[finite][inside], rtol=1e-9)
