@@ -109,12 +109,8 @@ def _pin_to_one_cpu(cpu: int | None = None) -> int | None:
     return cpu
 
 
-#: Control-loop engine of every run (``--engine``).
-ENGINE = "numba"
-
-
 def _one_run(
-    profile: str, duration: str, step: str, replications: int, engine: str = ENGINE
+    profile: str, duration: str, step: str, replications: int, engine: str
 ) -> dict[str, float]:
     """Time of one ``simulate`` call [s], its size and this process's peak RSS [MiB]."""
     import simkit
@@ -141,9 +137,11 @@ def _fork_not_vfork() -> None:
     """
 
 
-def _in_fresh_process(profile: str, duration: str, step: str, replications: int) -> dict:
+def _in_fresh_process(
+    profile: str, duration: str, step: str, replications: int, engine: str
+) -> dict:
     """:func:`_one_run` in a new Python process (cold: no warm-up, nothing cached)."""
-    spec = json.dumps([profile, duration, step, replications, ENGINE])
+    spec = json.dumps([profile, duration, step, replications, engine])
     proc = subprocess.run(
         [sys.executable, __file__, "--child", spec],
         capture_output=True,
@@ -156,14 +154,16 @@ def _in_fresh_process(profile: str, duration: str, step: str, replications: int)
     return json.loads(proc.stdout.splitlines()[-1])
 
 
-def _warm(profile: str, duration: str, step: str, replications: int, repeats: int) -> dict:
+def _warm(
+    profile: str, duration: str, step: str, replications: int, engine: str, repeats: int
+) -> dict:
     """Best of ``repeats`` runs in this process after a one-hour warm-up run."""
     import simkit
 
     simkit.simulate(
-        simkit.load_scenario(profile), duration="1h", step=step, replications=2, engine=ENGINE
+        simkit.load_scenario(profile), duration="1h", step=step, replications=2, engine=engine
     )
-    runs = [_one_run(profile, duration, step, replications, ENGINE) for _ in range(repeats)]
+    runs = [_one_run(profile, duration, step, replications, engine) for _ in range(repeats)]
     best = min(runs, key=lambda run: run["seconds"])
     return {**best, "all_seconds": [run["seconds"] for run in runs]}
 
@@ -197,20 +197,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--year-replications", type=int, default=8)
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one run, JSON out
     args = parser.parse_args(argv)
-    global ENGINE
-    ENGINE = args.engine
     if args.child:  # pinned already: affinity is inherited
         print(json.dumps(_one_run(*json.loads(args.child))))
         return
     cpu = _pin_to_one_cpu()
     load_before = os.getloadavg()
     add_before = np_add_elements_per_s()
-    size = (args.duration, args.step, args.replications)
+    size = (args.duration, args.step, args.replications, args.engine)
     # the fresh processes first, while this one holds no result (their peak RSS)
     colds = [_in_fresh_process(profile, *size) for profile in args.profiles]
     year = None
     if args.year:
-        year = _in_fresh_process(args.year_profile, "365D", args.year_step, args.year_replications)
+        year = _in_fresh_process(
+            args.year_profile, "365D", args.year_step, args.year_replications, args.engine
+        )
     warms = [_warm(profile, *size, args.repeats) for profile in args.profiles]
     rows = list(zip(args.profiles, warms, colds, strict=True))
     add_after = np_add_elements_per_s()
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
 
     load_after = os.getloadavg()
     print(
-        f"engine throughput ({ENGINE} control loop): {args.duration} at {args.step}, "
+        f"engine throughput ({args.engine} control loop): {args.duration} at {args.step}, "
         f"{args.replications} replications, "
         f"on CPU {cpu} of {os.cpu_count()}; warm = best of {args.repeats} runs after a "
         "warm-up, cold = first run in a fresh process"

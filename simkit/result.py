@@ -205,8 +205,9 @@ class SimResult:
 
     def _backlog(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Fluid backlog at the end of each step of replications ``rows`` [count]."""
-        arrivals = self.arrivals if rows is None else self.arrivals[rows]
-        return self._with_overlay(np.zeros_like(arrivals), self.overlay.backlog, rows)
+        n = self.replications if rows is None else rows.size
+        base = np.zeros((n, self.arrivals.shape[1]), dtype=self.arrivals.dtype)
+        return self._with_overlay(base, self.overlay.backlog, rows)
 
     def _latency(self, i: int, rows: np.ndarray | None = None) -> np.ndarray:
         """Latency quantile ``i`` (p50, p95, p99) per step of replications ``rows`` [s]."""

@@ -396,8 +396,7 @@ def _merge(
     stay exact in rho.  Returns the merged components (sorted by window) and each
     window's first component and count.
     """
-    row = np.repeat(np.arange(start.size), counts)
-    src = np.repeat(start - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(row.size)
+    row, _, src = _members(start, counts)
     c = comp["servers"][src].astype(np.int64)
     rho, shift, w = comp["rho"][src], comp["shift"][src], comp["weight"][src]
     grid = _MERGE_RHO_GRID
@@ -434,13 +433,19 @@ def _merge(
     return merged, np.r_[0, np.cumsum(m_counts)[:-1]], m_counts
 
 
+def _members(start: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the windows of components ``start[i]:start[i] + counts[i]``: each member's
+    window, its place in the window and its component index."""
+    row = np.repeat(np.arange(start.size), counts)
+    slot = np.arange(row.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return row, slot, np.repeat(start, counts) + slot
+
+
 def _pad(
     comp: dict[str, np.ndarray], start: np.ndarray, counts: np.ndarray, width: int
 ) -> dict[str, np.ndarray]:
     """Components of each window as one padded row (weight 0 in the padding)."""
-    row = np.repeat(np.arange(start.size), counts)
-    slot = np.arange(row.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    src = np.repeat(start, counts) + slot
+    row, slot, src = _members(start, counts)
     padded = {}
     for name, fill in {"weight": 0.0, "servers": 1.0, "rho": 0.0, "shift": np.inf}.items():
         arr = np.full((start.size, width), fill)
