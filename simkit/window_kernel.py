@@ -358,12 +358,19 @@ def _merge_window(
 
 @njit(inline=True)
 def _served(
-    r: int, p: int, j: int, o: int, periods: tuple, arrivals: np.ndarray, errors: np.ndarray
+    r: int,
+    p: int,
+    j: int,
+    o: int,
+    period_served: np.ndarray,
+    servers: np.ndarray,
+    arrivals: np.ndarray,
+    errors: np.ndarray,
 ) -> float:
     """Served requests [count] of step ``j`` of period ``p`` (overlay row ``o``), or of
     the whole period when it is steady (``o < 0``; none without servers)."""
     if o < 0:
-        return periods[1][r, p] if periods[2][r, p] > 0 else 0.0
+        return period_served[r, p] if servers[r, p] > 0 else 0.0
     k = errors.shape[1]
     return max(np.float64(arrivals[r, p * k + j]) - errors[o, j], 0.0)
 
@@ -407,49 +414,42 @@ def components(
         (int64), ``rho`` [-], ``shift`` [s], ``quantiles`` [s] (``[m, Q]``),
         ``stable``, ``erl_c`` [-] and ``theta_mu`` [-] of the ``m`` components.
     """
-    row, _, servers, rho, backend, latency = periods
+    row, served, servers, rho, backend, latency = periods
+    stable_p, erl_c_p, theta_p = queue
+    stable_q, erl_c_q, theta_q = queued_request
     errors, queued, wait, step_latency = overlay
-    k = errors.shape[1]
-    n_rep, n_per = row.shape
+    k, n_q = errors.shape[1], latency.shape[2]
     m = 0
-    for r in range(n_rep):
-        for p in range(n_per):
+    for r in range(row.shape[0]):
+        for p in range(row.shape[1]):
             for j in range(k if row[r, p] >= 0 else 1):
-                m += _served(r, p, j, row[r, p], periods, arrivals, errors) > 0.0
+                m += _served(r, p, j, row[r, p], served, servers, arrivals, errors) > 0.0
     rep, first, steps, c = (
         np.empty(m, np.int64),
         np.empty(m, np.int64),
         np.empty(m, np.int64),
         np.empty(m, np.int64),
     )
-    weight, utilization, shift, erl_c, theta_mu = (
-        np.empty(m),
-        np.empty(m),
-        np.empty(m),
-        np.empty(m),
-        np.empty(m),
-    )
-    quantiles, stable = np.empty((m, latency.shape[2])), np.empty(m, np.bool_)
+    weight, utilization, shift = np.empty(m), np.empty(m), np.empty(m)
+    erl_c, theta_mu, stable = np.empty(m), np.empty(m), np.empty(m, np.bool_)
+    quantiles = np.empty((m, n_q))
     i = 0
-    for r in range(n_rep):
-        for p in range(n_per):
+    for r in range(row.shape[0]):
+        for p in range(row.shape[1]):
             o = row[r, p]
             for j in range(k if o >= 0 else 1):
-                w = _served(r, p, j, o, periods, arrivals, errors)
+                w = _served(r, p, j, o, served, servers, arrivals, errors)
                 if w <= 0.0:
                     continue
-                q = o >= 0 and queued[o, j]
                 rep[i], first[i], steps[i], weight[i] = r, p * k + j, 1 if o >= 0 else k, w
-                c[i], utilization[i] = (1, 0.0) if q else (servers[r, p], rho[r, p])
-                shift[i] = backend[r, p] + np.float64(wait[o, j]) if q else backend[r, p]
-                quantiles[i] = step_latency[o, j] if o >= 0 else latency[r, p]
-                if q:
-                    stable[i], erl_c[i], theta_mu[i] = queued_request
+                if o >= 0 and queued[o, j]:  # its wait, then one service time
+                    c[i], utilization[i] = 1, 0.0
+                    shift[i] = backend[r, p] + np.float64(wait[o, j])
+                    stable[i], erl_c[i], theta_mu[i] = stable_q, erl_c_q, theta_q
                 else:
-                    stable[i], erl_c[i], theta_mu[i] = (
-                        queue[0][r, p],
-                        queue[1][r, p],
-                        queue[2][r, p],
-                    )
+                    c[i], utilization[i], shift[i] = servers[r, p], rho[r, p], backend[r, p]
+                    stable[i], erl_c[i], theta_mu[i] = stable_p[r, p], erl_c_p[r, p], theta_p[r, p]
+                for q in range(n_q):
+                    quantiles[i, q] = step_latency[o, j, q] if o >= 0 else latency[r, p, q]
                 i += 1
     return rep, first, steps, weight, c, utilization, shift, quantiles, stable, erl_c, theta_mu
