@@ -48,7 +48,10 @@ def _mixture_at(
     pdf = 0.0
     for k in range(s, s + n):
         if stable[k] and x > shift[k]:
-            f, d = _sf_pdf((x - shift[k]) * mu, erl_c[k], theta_mu[k])
+            if erl_c[k] == 0.0:  # no wait: _sf_pdf is exp(-tau) for both, bit for bit
+                f = d = np.exp(-(x - shift[k]) * mu)
+            else:
+                f, d = _sf_pdf((x - shift[k]) * mu, erl_c[k], theta_mu[k])
             sf += weight[k] * f
             pdf += weight[k] * d * mu
         else:
@@ -234,13 +237,14 @@ def solve_queued(
         ``[n, Q]`` [s].
     """
     out = np.empty((start.size, quantiles.size))
+    most = count.max() if count.size else 0
+    order, a, b = np.empty(most, np.int64), np.empty(most), np.empty(most)  # scratch
     for i in range(start.size):
         s, n = start[i], count[i]
-        order = np.argsort(shift[s : s + n]) + s
+        _sort_shifts(shift, s, n, order)
         total = 0.0
         for k in range(s, s + n):
             total += weight[k]
-        a, b = np.empty(n), np.empty(n)
         past = 0.0
         for j in range(n):
             w = weight[order[j]] / total
@@ -255,6 +259,24 @@ def solve_queued(
                 j -= 1
             out[i, m] = shift[order[j]] + np.log(a[j] / max(p - b[j], 1e-300)) / mu
     return out
+
+
+@njit(inline=True)
+def _sort_shifts(shift: np.ndarray, s: int, n: int, order: np.ndarray) -> None:
+    """``order[:n]``: the components ``s:s + n`` by increasing shift.
+
+    Insertion sort for a few (the waits of consecutive steps differ little: nearly
+    sorted already, no allocation), ``np.argsort`` for many.
+    """
+    if n > 64:
+        order[:n] = np.argsort(shift[s : s + n]) + s
+        return
+    for j in range(n):
+        m = j
+        while m > 0 and shift[order[m - 1]] > shift[s + j]:
+            order[m] = order[m - 1]
+            m -= 1
+        order[m] = s + j
 
 
 @njit
@@ -305,6 +327,28 @@ def merge(
     return out, m_start, m_count
 
 
+@njit(inline=True)
+def _slot(keys: np.ndarray, key: int) -> int:
+    """Where ``key`` is in the hash table ``keys`` (open addressing, linear probing), or
+    the free slot where it goes; the table's size is a power of two."""
+    mask = keys.size - 1
+    h = (key * 2654435761) & mask
+    while keys[h] != -1 and keys[h] != key:
+        h = (h + 1) & mask
+    return h
+
+
+@njit
+def _grown(keys: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hash table (``keys`` and their ``slots``) rebuilt twice as large."""
+    new_keys, new_slots = np.full(2 * keys.size, -1, np.int64), np.empty(2 * keys.size, np.int64)
+    for h in range(keys.size):
+        if keys[h] != -1:
+            g = _slot(new_keys, keys[h])
+            new_keys[g], new_slots[g] = keys[h], slots[h]
+    return new_keys, new_slots
+
+
 @njit
 def _merge_window(
     s: int,
@@ -325,11 +369,8 @@ def _merge_window(
     for k in range(n):
         codes[k] = np.int64(np.rint(np.log1p(shift[s + k] / floor_s) / log_step))
     n_code = codes.max() + 1 if n else 1
-    size = 16
-    while size < 4 * n:
-        size *= 2
-    keys, slots = np.full(size, -1, np.int64), np.empty(size, np.int64)
-    top = grid.size - 1
+    keys, slots = np.full(1024, -1, np.int64), np.empty(1024, np.int64)
+    used, top = 0, grid.size - 1
     for k in range(s, s + n):
         if rho[k] > grid[top]:  # its own component, exact in rho
             out[0, pos], out[1, pos] = weight[k], servers[k]
@@ -343,11 +384,13 @@ def _merge_window(
             if part <= 0.0:
                 continue
             key = (np.int64(servers[k]) * grid.size + node + side) * n_code + codes[k - s]
-            h = (key * 2654435761) & (size - 1)
-            while keys[h] != -1 and keys[h] != key:  # open addressing, linear probing
-                h = (h + 1) & (size - 1)
+            h = _slot(keys, key)
             if keys[h] == -1:
+                if 2 * (used + 1) > keys.size:  # at most half full: short probes
+                    keys, slots = _grown(keys, slots)
+                    h = _slot(keys, key)
                 keys[h], slots[h] = key, pos
+                used += 1
                 out[0, pos], out[1, pos] = 0.0, servers[k]
                 out[2, pos], out[3, pos] = grid[node + side], 0.0
                 pos += 1
