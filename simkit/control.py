@@ -8,7 +8,8 @@ of periods at a time.  ``control_loop(..., engine=...)`` selects one.
 
 Backlog.  While a replication's offered rate exceeds its capacity, or requests
 are still queued from before, its queue beyond the servers follows its own
-arrivals (the drawn counts per step) and departures: Poisson with mean
+arrivals (the period's count split over its steps, :func:`simkit.workload.step_arrivals`)
+and departures: Poisson with mean
 ``capacity x period`` per period (a normal draw of that variance, spread evenly
 over the period's steps), the Lindley recursion ``b = max(b + a - d, 0)`` step by
 step, capped at the queue limit (the excess is dropped).  Otherwise the queue is
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simkit import workload
 from simkit.autoscaling.policies import make_autoscaler
 from simkit.clock import Clock
 from simkit.effects import Effects
@@ -110,6 +112,7 @@ class _Loop:
         clock: Clock,
         rate_rps: np.ndarray,
         arrivals: np.ndarray,
+        split_keys: np.ndarray,
         departure_noise: np.ndarray,
         timeline: FailureTimeline,
         effects: Effects,
@@ -134,7 +137,8 @@ class _Loop:
         self.timeline = timeline
         self.offered = np.ascontiguousarray(rate_rps.T) * clock.period_s  # [P, R]
         self.k = clock.steps_per_period
-        self.arrivals = arrivals  # [R, T] counts per step
+        self.arrivals = arrivals  # [R, P] int32 counts per period
+        self.split_keys = split_keys  # [R] uint64, see workload.step_arrivals
         self.noise = departure_noise  # [R, P] standard normal
         self.departures = np.zeros((n_per, n_rep))
         self.desired = np.empty((n_per, n_rep), dtype=np.int32)
@@ -251,12 +255,10 @@ class _Loop:
             c = cap[rows]
             dep = np.maximum(c + np.sqrt(c) * self.noise[rows, p], 0.0) / self.k
             self.departures[p, rows] = dep
-            level, _ = backlog_path(
-                backlog[rows],
-                self.arrivals[rows, p * self.k : (p + 1) * self.k],
-                dep,
-                limit[rows],
+            per_step = workload.step_arrivals(
+                self.split_keys, rows, np.full(rows.size, p), self.arrivals[rows, p], self.k
             )
+            level, _ = backlog_path(backlog[rows], per_step, dep, limit[rows])
             self.backlog[rows] = level[:, -1]
         self.desired[p] = spec
         self.started[p] = started
@@ -325,6 +327,7 @@ def _run_compiled(loop: _Loop, progress: Progress | None) -> LoopOutput:
     """The compiled loop (:mod:`simkit.control_kernel`), from ``loop``'s initial state."""
     from simkit import control_kernel as ck
     from simkit.autoscaling.hpa_vec import HPAConfig
+    from simkit.split_kernel import log_factorials
 
     auto = loop.autoscaler
     # Without an autoscaler the kernel skips the HPA; a placeholder keeps the types.
@@ -345,6 +348,8 @@ def _run_compiled(loop: _Loop, progress: Progress | None) -> LoopOutput:
     shape = (loop.n_rep, loop.n_per)
     arrays = ck.LoopArrays(
         *(np.ascontiguousarray(x) for x in (loop.offered, loop.arrivals, loop.noise)),
+        np.ascontiguousarray(loop.split_keys, dtype=np.uint64),
+        log_factorials(max(int(loop.arrivals.max(initial=0)), loop.k)),
         *(np.ascontiguousarray(x, np.int64) for x in (tl.down_ptr, tl.down_rep, tl.down_slot)),
         _ints(loop.forced_down, loop.n_rep),
         _ints(loop.floor, loop.n_rep),
@@ -378,6 +383,7 @@ def control_loop(
     clock: Clock,
     rate_rps: np.ndarray,
     arrivals: np.ndarray,
+    split_keys: np.ndarray,
     departure_noise: np.ndarray,
     timeline: FailureTimeline,
     effects: Effects,
@@ -394,7 +400,9 @@ def control_loop(
     rate_rps : numpy.ndarray
         Offered rate per period [1/s], ``[R, P]``.
     arrivals : numpy.ndarray
-        Arrivals per step [count], float32 ``[R, T]``.
+        Arrivals per period [count], int32 ``[R, P]``.
+    split_keys : numpy.ndarray
+        Keys of their split over the steps, uint64 ``[R]`` (:func:`workload.split_keys`).
     departure_noise : numpy.ndarray
         Standard normal draws for the departures while queued [-], ``[R, P]``.
     timeline : FailureTimeline
@@ -417,7 +425,9 @@ def control_loop(
     LoopOutput
     """
     check_engine(engine)
-    loop = _Loop(scenario, clock, rate_rps, arrivals, departure_noise, timeline, effects, floor)
+    loop = _Loop(
+        scenario, clock, rate_rps, arrivals, split_keys, departure_noise, timeline, effects, floor
+    )
     if engine == "numba":
         return _run_compiled(loop, progress)
     _run_numpy(loop, progress)

@@ -29,6 +29,7 @@ import numpy as np
 from simkit.autoscaling.behavior import ScalingRules
 from simkit.autoscaling.hpa_vec import HPAConfig
 from simkit.jit import njit
+from simkit.split_kernel import split_period
 
 __all__ = [
     "HPAParams",
@@ -104,8 +105,10 @@ class LoopArrays(NamedTuple):
     """Inputs, state and outputs of the loop; ``[P, R]`` unless noted."""
 
     offered: np.ndarray  # float64: requests offered per period
-    arrivals: np.ndarray  # float32 [R, T]: arrivals per step
+    arrivals: np.ndarray  # int32 [R, P]: arrivals per period
     noise: np.ndarray  # float64 [R, P]: standard normal draws for the departures
+    split_keys: np.ndarray  # uint64 [R]: keys of the arrivals' split over the steps
+    log_fact: np.ndarray  # float64: split_kernel.log_factorials
     down_ptr: np.ndarray  # int64 [P + 1]: crash entries of period p
     down_rep: np.ndarray  # int64: replication of each entry
     down_slot: np.ndarray  # int64: instance slot of each entry
@@ -460,12 +463,10 @@ def _count_ready(p: int, a: LoopArrays, started: np.ndarray, ready: np.ndarray) 
 
 
 @njit(inline=True)
-def _drain(
-    b: float, arrivals: np.ndarray, r: int, first: int, k: int, dep: float, limit: float
-) -> float:
-    """Lindley recursion over ``k`` steps from ``first`` (``control.backlog_path``)."""
-    for i in range(first, first + k):
-        b = min(max(b + arrivals[r, i] - dep, 0.0), limit)
+def _drain(b: float, arrivals: np.ndarray, k: int, dep: float, limit: float) -> float:
+    """Lindley recursion over ``k`` steps of ``arrivals`` (``control.backlog_path``)."""
+    for i in range(k):
+        b = min(max(b + arrivals[i] - dep, 0.0), limit)
     return b
 
 
@@ -473,6 +474,7 @@ def _drain(
 def _serve(p: int, lp: LoopParams, a: LoopArrays, started: np.ndarray, ready: np.ndarray) -> None:
     """Backlog and busy fraction over period ``p``, and the period's instance counts."""
     k = lp.steps
+    per_step = np.empty(k)
     for r in range(ready.size):
         cap = ready[r] * lp.cap_per_ready
         limit = ready[r] * lp.limit_per_ready
@@ -484,7 +486,8 @@ def _serve(p: int, lp: LoopParams, a: LoopArrays, started: np.ndarray, ready: np
         if b > 0 or offered > cap:
             dep = max(cap + np.sqrt(cap) * a.noise[r, p], 0.0) / k
             a.departures[r, p] = dep
-            b = _drain(b, a.arrivals, r, p * k, k, dep, limit)
+            split_period(a.split_keys[r], p, a.arrivals[r, p], k, a.log_fact, per_step)
+            b = _drain(b, per_step, k, dep, limit)
         a.backlog[r] = b
         a.desired[r, p] = a.spec[r]
         a.started[r, p] = started[r]

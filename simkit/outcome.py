@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simkit import queueing
+from simkit import queueing, workload
 from simkit.clock import Clock
 from simkit.control import LoopOutput, backlog_path, events_in_service
 from simkit.effects import Effects, FailureWindow
@@ -163,6 +163,7 @@ def finish(
     clock: Clock,
     rate_rps: np.ndarray,
     arrivals: np.ndarray,
+    split_keys: np.ndarray,
     loop: LoopOutput,
     timeline: FailureTimeline,
     effects: Effects,
@@ -242,7 +243,7 @@ def finish(
     frac = sum(fractions.values())
     scale = 1.0 / np.maximum(frac, 1.0)
     frac = np.minimum(frac, 1.0)
-    per_period = arrivals.reshape(n_rep, n_per, k).sum(axis=2, dtype=np.float64)
+    per_period = arrivals.astype(np.float64)
 
     # Periods resolved step by step: overloaded ones and those a failure window touches.
     w_rep, w_step, w_frac, w_cause, w_names = _window_steps(effects.windows, clock, n_rep)
@@ -259,7 +260,7 @@ def finish(
     ri, pi = np.nonzero(stepwise)
     row_of = np.full((n_rep, n_per), -1, dtype=np.int64)
     row_of[ri, pi] = np.arange(ri.size)
-    arr_ov = arrivals.reshape(n_rep, n_per, k)[ri, pi].astype(np.float64)  # [n, k]
+    arr_ov = workload.step_arrivals(split_keys, ri, pi, arrivals[ri, pi], k)  # [n, k]
     over_ov = overloaded[ri, pi][:, None]
     level, dropped = backlog_path(
         loop.backlog0[ri, pi], arr_ov, loop.departures[ri, pi], limit[ri, pi]
@@ -311,7 +312,8 @@ def finish(
         start=clock.start,
         step_s=clock.step_s,
         period_s=clock.period_s,
-        arrivals=arrivals,
+        arrivals_period=arrivals,
+        split_keys=split_keys,
         rate_rps=rate_rps,
         desired_instances=loop.desired,
         billed_instances=billed,
@@ -327,6 +329,7 @@ def finish(
         overlay=StepOverlay(
             replication=ri,
             period=pi,
+            arrivals=arr_ov.astype(np.float32),
             errors=err_ov.astype(np.float32),
             backlog=level.astype(np.float32),
             latency_s=latency_ov.astype(np.float32),

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from simkit import queueing
+from simkit import queueing, workload
 from simkit.errors import SimkitError
 
 if TYPE_CHECKING:
@@ -67,11 +67,10 @@ def _components(result: SimResult) -> dict[str, np.ndarray]:
     servers = result.ready_instances.astype(np.int64) * result.scenario.servers_per_instance
     cap = result.capacity_rps
     rho = np.divide(result.rate_rps, cap, out=np.zeros_like(cap), where=cap > 0)
-    per_period = result.arrivals.reshape(n_rep, n_per, k).sum(axis=2, dtype=np.float64)
+    per_period = result.arrivals_period.astype(np.float64)
     served = per_period * (1.0 - result.error_fraction)
     r_s, p_s = np.nonzero(~stepwise & (served > 0) & (servers > 0))
-    arr_ov = result.arrivals.reshape(n_rep, n_per, k)[ov.replication, ov.period]
-    served_ov = np.maximum(arr_ov.astype(np.float64) - ov.errors, 0.0)
+    served_ov = np.maximum(ov.arrivals.astype(np.float64) - ov.errors, 0.0)
     queued = ov.queued
     rep_ov = np.repeat(ov.replication, k)
     per_ov = np.repeat(ov.period, k)
@@ -309,10 +308,14 @@ def _split(result: SimResult, comp: dict[str, np.ndarray], edges: np.ndarray) ->
     step = (np.repeat(comp["first_step"][whole], k) + np.tile(np.arange(k), whole.sum())).astype(
         np.int64
     )
-    arrivals = result.arrivals[rep, step].astype(np.float64)
-    per_period = arrivals.reshape(-1, k).sum(axis=1)
+    periods = comp["first_step"][whole] // k
+    reps = comp["rep"][whole]
+    arrivals = workload.step_arrivals(
+        result.split_keys, reps, periods, result.arrivals_period[reps, periods], k
+    )
+    per_period = arrivals.sum(axis=1)
     share = np.divide(
-        arrivals.reshape(-1, k),
+        arrivals,
         per_period[:, None],
         out=np.full((per_period.size, k), 1.0 / k),
         where=per_period[:, None] > 0,

@@ -22,8 +22,10 @@ LAYERS: dict[str, int] = {
     "simkit.units": 0,
     "simkit.scenario": 0,
     "simkit.io": 0,
+    "simkit.jit": 0,
     # 1: models (pure functions on arrays)
     "simkit.workload": 1,
+    "simkit.split_kernel": 1,
     "simkit.failures": 1,
     "simkit.effects": 1,
     "simkit.queueing": 1,
@@ -42,7 +44,6 @@ LAYERS: dict[str, int] = {
     "simkit.clock": 2,
     "simkit.control": 2,
     "simkit.control_kernel": 2,
-    "simkit.jit": 2,
     "simkit.outcome": 2,
     "simkit.result": 2,
     "simkit.windows": 2,

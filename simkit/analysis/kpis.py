@@ -101,7 +101,7 @@ def kpis(result: SimResult) -> pd.DataFrame:
         raise SimkitError(f"result must be a SimResult, got {type(result).__name__}")
     n_rep = result.replications
     zeros = np.zeros(n_rep)
-    requests = result.arrivals.sum(axis=1, dtype=np.float64)
+    requests = result.arrivals_period.sum(axis=1, dtype=np.float64)
     errors = result.errors_period.sum(axis=1)
     availability = np.divide(
         requests - errors, requests, out=np.ones_like(requests), where=requests > 0
@@ -226,7 +226,7 @@ def _downtime_s(result: SimResult) -> np.ndarray:
     down[ov.replication, ov.period] = False
     seconds = down.sum(axis=1) * k * result.step_s
     if ov.replication.size:
-        arr = result.arrivals.reshape(result.replications, -1, k)[ov.replication, ov.period]
+        arr = ov.arrivals
         bad = (arr > 0) & (ov.errors >= 0.5 * arr)
         seconds = seconds + np.bincount(
             ov.replication, weights=bad.sum(axis=1) * result.step_s, minlength=result.replications
