@@ -561,6 +561,72 @@ def run_periods(
 # ----------------------------------------------------------------------------- queue wait
 
 
+@njit(inline=True)
+def _first_above(row: np.ndarray, start: int, target: float) -> int:
+    """First index of the nondecreasing ``row`` holding more than ``target`` (its size if
+    none): ``searchsorted(row, target, "right")``, searched outwards from ``start``.
+
+    Galloping forwards from ``start`` when ``row[start] <= target`` (a wait usually ends
+    a few periods on), else bisection below it; the answer is unique either way.
+    """
+    n = row.size
+    if row[start] > target:
+        lo, hi = 0, start
+    else:
+        lo, hi, step = start + 1, start + 1, 1
+        while hi < n and row[hi] <= target:
+            lo = hi + 1
+            hi = lo + step
+            step *= 2
+        hi = min(hi, n)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if row[mid] <= target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(inline=True)
+def wait_one(
+    served: np.ndarray, cap_rps: np.ndarray, period_s: float, r: int, t: float, ahead: float
+) -> float:
+    """Time until replication ``r``'s capacity has served ``ahead`` requests after ``t``.
+
+    One request of :func:`simkit.outcome.queue_wait_reference`, bit for bit.
+
+    Parameters
+    ----------
+    served : numpy.ndarray
+        Capacity served before each period [requests], ``[R, P + 1]``
+        (:func:`simkit.outcome.served_before`).
+    cap_rps : numpy.ndarray
+        Capacity per period [1/s], ``[R, P]``.
+    period_s : float
+        Control period [s].
+    r : int
+        Replication.
+    t : float
+        Arrival time [s].
+    ahead : float
+        Departures to wait for [requests].
+
+    Returns
+    -------
+    float
+        The wait [s], ``inf`` if the capacity never serves them.
+    """
+    n_per = cap_rps.shape[1]
+    p = min(np.int64(t // period_s), n_per - 1)
+    target = served[r, p] + cap_rps[r, p] * (t - p * period_s) + ahead
+    idx = min(max(_first_above(served[r], p, target) - 1, 0), n_per)
+    cap_end = cap_rps[r, idx] if idx < n_per else cap_rps[r, n_per - 1]
+    left = target - served[r, idx]
+    end_s = idx * period_s + (left / cap_end if cap_end > 0 else np.inf)
+    return max(end_s - t, 0.0)
+
+
 @njit
 def queue_wait_s(
     served: np.ndarray,
@@ -573,26 +639,10 @@ def queue_wait_s(
     """Compiled :func:`simkit.outcome.queue_wait_reference`, bit for bit.
 
     ``served[r, p]`` is replication ``r``'s capacity served before period ``p``
-    [requests], ``[R, P + 1]``; each request's start of service is found by bisection in
-    its row from its own period on.
+    [requests], ``[R, P + 1]``; each request's start of service is found in its row
+    from its own period on (:func:`wait_one`).  Waits [s], ``[n]``.
     """
-    n_per = cap_rps.shape[1]
     out = np.empty(rep.size)
     for i in range(rep.size):
-        r = rep[i]
-        t = t_s[i]
-        p = min(np.int64(t // period_s), n_per - 1)
-        target = served[r, p] + cap_rps[r, p] * (t - p * period_s) + ahead[i]
-        lo, hi = 0, n_per + 1  # first index with served > target, as searchsorted right
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if served[r, mid] <= target:
-                lo = mid + 1
-            else:
-                hi = mid
-        idx = min(max(lo - 1, 0), n_per)
-        cap_end = cap_rps[r, idx] if idx < n_per else cap_rps[r, n_per - 1]
-        left = target - served[r, idx]
-        end_s = idx * period_s + (left / cap_end if cap_end > 0 else np.inf)
-        out[i] = max(end_s - t, 0.0)
+        out[i] = wait_one(served, cap_rps, period_s, rep[i], t_s[i], ahead[i])
     return out
