@@ -124,6 +124,7 @@ class LoopArrays(NamedTuple):
     backlog0: np.ndarray  # float64 [R, P]: queue at period start [requests]
     util: np.ndarray  # float64 [R, P] (zeros on entry): busy fraction, not capped
     departures: np.ndarray  # float64 [R, P] (zeros on entry): departures per step while queued
+    split_at: np.ndarray  # int32 [R, P] (-1 on entry): row of the period's split, -1: none
 
 
 # ----------------------------------------------------------------------------- setup
@@ -471,10 +472,31 @@ def _drain(b: float, arrivals: np.ndarray, k: int, dep: float, limit: float) -> 
 
 
 @njit
-def _serve(p: int, lp: LoopParams, a: LoopArrays, started: np.ndarray, ready: np.ndarray) -> None:
-    """Backlog and busy fraction over period ``p``, and the period's instance counts."""
+def _reserve(split: np.ndarray, used: int, extra: int) -> np.ndarray:
+    """``split`` with room for ``extra`` more rows after its first ``used`` (grown 2x)."""
+    if used + extra <= split.shape[0]:
+        return split
+    grown = np.empty((max(2 * split.shape[0], used + extra), split.shape[1]))
+    grown[:used] = split[:used]
+    return grown
+
+
+@njit
+def _serve(
+    p: int,
+    lp: LoopParams,
+    a: LoopArrays,
+    started: np.ndarray,
+    ready: np.ndarray,
+    split: np.ndarray,
+    used: int,
+) -> int:
+    """Backlog and busy fraction over period ``p``, and the period's instance counts.
+
+    The arrivals of the periods split over their steps go to rows ``used, used + 1, ...``
+    of ``split`` (room for every replication reserved); returns the rows used now.
+    """
     k = lp.steps
-    per_step = np.empty(k)
     for r in range(ready.size):
         cap = ready[r] * lp.cap_per_ready
         limit = ready[r] * lp.limit_per_ready
@@ -486,12 +508,16 @@ def _serve(p: int, lp: LoopParams, a: LoopArrays, started: np.ndarray, ready: np
         if b > 0 or offered > cap:
             dep = max(cap + np.sqrt(cap) * a.noise[r, p], 0.0) / k
             a.departures[r, p] = dep
+            per_step = split[used]
             split_period(a.split_keys[r], p, a.arrivals[r, p], k, a.log_fact, per_step)
+            a.split_at[r, p] = used
+            used += 1
             b = _drain(b, per_step, k, dep, limit)
         a.backlog[r] = b
         a.desired[r, p] = a.spec[r]
         a.started[r, p] = started[r]
         a.ready[r, p] = ready[r]
+    return used
 
 
 @njit
@@ -526,7 +552,9 @@ def run_periods(
     rules_up: Rules,
     rules_down: Rules,
     hs: HPAState,
-) -> None:
+    split: np.ndarray,
+    used: int,
+) -> tuple[np.ndarray, int]:
     """Advance periods ``first..stop-1`` of every replication, in place.
 
     Parameters
@@ -539,6 +567,14 @@ def run_periods(
     hpa, rules_up, rules_down, hs : HPAParams, Rules, Rules, HPAState
         The HPA, its scale-up and scale-down rules, and its state (unused when
         ``lp.autoscaled`` is False).
+    split : numpy.ndarray
+        Arrivals per step of the periods split so far [count], float64 ``[m, k]``, in
+        its first ``used`` rows (``a.split_at`` points into them).
+
+    Returns
+    -------
+    (numpy.ndarray, int)
+        ``split`` (grown as needed) and the rows used.
     """
     n_rep = a.spec.size
     started = np.empty(n_rep, dtype=np.int64)
@@ -549,13 +585,15 @@ def run_periods(
         j = p % a.starting.shape[0]
         _start_pods(j, lp, a, started)
         _count_ready(p, a, started, ready)
-        _serve(p, lp, a, started, ready)
+        split = _reserve(split, used, n_rep)
+        used = _serve(p, lp, a, started, ready, split, used)
         if lp.autoscaled:
             busy[:] = a.util[:, max(p - lp.lag_periods, 0)]
             hpa_sync(
                 p, (p + 1) * lp.period_s, a.spec, ready, busy, hpa, rules_up, rules_down, hs, new
             )
             _rescale(p, j, a, new)
+    return split, used
 
 
 # ----------------------------------------------------------------------------- queue wait

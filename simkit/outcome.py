@@ -175,6 +175,8 @@ def _queue_latency_reference(
 def overlay_reference(pp: OverlayParams, a: OverlayInputs) -> OverlayOutputs:
     """The NumPy reference of :func:`simkit.outcome_kernel.overlay`: whole-array steps.
 
+    Splits every row's arrivals itself (``a.split`` is not read).
+
     Parameters
     ----------
     pp : OverlayParams
@@ -263,6 +265,8 @@ def _overlay_inputs(
         counts,
         np.ascontiguousarray(split_keys, dtype=np.uint64),
         log_factorials(max(int(counts.max(initial=0)), k)),
+        np.zeros((0, 0), np.int32) if loop.split_at is None else loop.split_at,
+        np.zeros((0, k)) if loop.split is None else loop.split,
         over,
         loop.backlog0[ri, pi],
         loop.departures[ri, pi],

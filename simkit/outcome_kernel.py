@@ -1,7 +1,8 @@
 """The step overlay of :func:`simkit.outcome.finish`, compiled with numba.
 
 For each period resolved per step (overloaded, or touched by a failure window), in
-one pass over its steps: the arrivals split over the steps, the backlog path and
+one pass over its steps: the arrivals split over the steps (the compiled control
+loop's split where it drew one already: the same numbers), the backlog path and
 drops, the failure windows, the errors and their causes, the queued flags, queue
 waits and latency quantiles.  Same operations in the same order as the NumPy
 reference (:func:`simkit.outcome.overlay_reference`), so the arrays are
@@ -46,6 +47,8 @@ class OverlayInputs(NamedTuple):
     counts: np.ndarray  # int64: arrivals in the period [count]
     keys: np.ndarray  # uint64 [R]: split keys
     log_fact: np.ndarray  # float64: split_kernel.log_factorials
+    split_at: np.ndarray  # int32 [R, P] (or [0, 0]): row of split holding the period's split
+    split: np.ndarray  # float64 [m, k]: arrivals per step split already [count]
     overloaded: np.ndarray  # bool: load above capacity or a backlog
     backlog0: np.ndarray  # float64: queue at period start [requests]
     departures: np.ndarray  # float64: departures per step while queued [requests]
@@ -226,7 +229,11 @@ def overlay(pp: OverlayParams, a: OverlayInputs, out: OverlayOutputs) -> None:
     n_q = a.service_q_s.size
     for i in range(a.rep.size):
         r, p = a.rep[i], a.period[i]
-        split_period(a.keys[r], p, a.counts[i], k, a.log_fact, arr)
+        cached = a.split_at[r, p] if a.split_at.shape[0] else -1
+        if cached >= 0:
+            arr[:] = a.split[cached]
+        else:
+            split_period(a.keys[r], p, a.counts[i], k, a.log_fact, arr)
         if a.overloaded[i]:
             _backlog(a.backlog0[i], arr, a.departures[i], a.limit[i], level, drop)
         else:
