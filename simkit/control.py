@@ -451,6 +451,5 @@ def events_in_service(
     inside = period < n_per
     rep, slot, period = rep[inside], slot[inside], period[inside]
     live = slot < started[rep, period]
-    counts = np.zeros(n_rep * n_per)
-    np.add.at(counts, rep[live] * n_per + period[live], 1)
+    counts = np.bincount(rep[live] * n_per + period[live], minlength=n_rep * n_per)
     return counts.reshape(n_rep, n_per).astype(np.int32)

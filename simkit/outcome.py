@@ -49,14 +49,15 @@ def _period_quantiles(
     out = np.empty((n_rep, n_per, len(table.quantiles)))
     for lo in range(0, n_rep, _CHUNK_REPLICATIONS):  # bounded temporaries
         rows = slice(lo, lo + _CHUNK_REPLICATIONS)
-        q_mu, _ = queueing.table_lookup(table, np.maximum(servers[rows], 1), rho_q[rows])
-        out[rows] = q_mu / mu
+        q_mu = queueing.table_quantiles(table, np.maximum(servers[rows], 1), rho_q[rows])
+        np.divide(q_mu, mu, out=out[rows])
     near = (rho > table.rho_max) & (rho < 1.0) & (servers > 0)
     if near.any():
         c = servers[near].astype(np.float64)[:, None]
         q = np.asarray(table.quantiles)[None, :]
         out[near] = queueing.response_time_quantile(q, c, rho[near][:, None] * c * mu, mu)
-    np.minimum(out + backend_s[:, :, None], timeout_s, out=out)
+    np.add(out, backend_s[:, :, None], out=out)
+    np.minimum(out, timeout_s, out=out)
     out[servers == 0] = timeout_s
     return out
 

@@ -134,6 +134,15 @@ def _windows(
 
 
 @njit(inline=True)
+def _cause_sum(arr: np.ndarray, share: np.ndarray, sc: np.ndarray) -> float:
+    """Errors of one cause over the steps: ``arr x share x sc`` summed from 0 [count]."""
+    s = 0.0
+    for j in range(arr.size):
+        s += arr[j] * share[j] * sc[j]
+    return s
+
+
+@njit(inline=True)
 def _errors(
     i: int,
     arr: np.ndarray,
@@ -142,10 +151,13 @@ def _errors(
     fractions: np.ndarray,
     down: bool,
     errors: np.ndarray,
+    sc: np.ndarray,
+    share: np.ndarray,
     causes: np.ndarray,
 ) -> float:
     """Errors per step of row ``i`` (into ``errors``, ``[k]``) and by cause (``causes[i]``),
-    the causes scaled down together where they add up to more than every request.
+    the causes scaled down together (by ``sc``) where they add up to more than every
+    request.  ``sc`` and ``share`` are ``[k]`` work buffers.
 
     Sums over steps and causes run from 0 left to right.  Returns the row's errors
     [count].
@@ -154,22 +166,22 @@ def _errors(
     fsum = 0.0
     for f in range(n_f):
         fsum += fractions[i, f]
-    causes[i, :] = 0.0
-    drop_col = UNAVAILABLE if down else OVERLOAD
     row_errors = 0.0
     for j in range(arr.size):
         wsum = 0.0
         for c in range(n_c):
             wsum += window[c, j]
         total = drop[j] + wsum + fsum
-        sc = 1.0 / max(total, 1.0)
+        sc[j] = 1.0 / max(total, 1.0)
         errors[j] = arr[j] * min(total, 1.0)
         row_errors += errors[j]
-        causes[i, drop_col] += arr[j] * drop[j] * sc
-        for f in range(n_f):
-            causes[i, FIRST_FRACTION + f] += arr[j] * fractions[i, f] * sc
-        for c in range(n_c):
-            causes[i, FIRST_FRACTION + n_f + c] += arr[j] * window[c, j] * sc
+    causes[i, :] = 0.0
+    causes[i, UNAVAILABLE if down else OVERLOAD] = _cause_sum(arr, drop, sc)
+    for f in range(n_f):
+        share[:] = fractions[i, f]
+        causes[i, FIRST_FRACTION + f] = _cause_sum(arr, share, sc)
+    for c in range(n_c):
+        causes[i, FIRST_FRACTION + n_f + c] = _cause_sum(arr, window[c], sc)
     return row_errors
 
 
@@ -225,6 +237,7 @@ def overlay(pp: OverlayParams, a: OverlayInputs, out: OverlayOutputs) -> None:
     """
     k = pp.steps
     arr, level, drop, err = np.empty(k), np.zeros(k), np.zeros(k), np.empty(k)
+    sc, share = np.empty(k), np.empty(k)
     window = np.zeros((pp.n_window_causes, k))
     n_q = a.service_q_s.size
     for i in range(a.rep.size):
@@ -241,7 +254,7 @@ def overlay(pp: OverlayParams, a: OverlayInputs, out: OverlayOutputs) -> None:
             drop[:] = 0.0
         _windows(a.w_ptr[i], a.w_ptr[i + 1], a.w_cause, a.w_step, a.w_frac, window)
         out.errors_period[i] = _errors(
-            i, arr, drop, window, a.fractions, a.down[i], err, out.causes
+            i, arr, drop, window, a.fractions, a.down[i], err, sc, share, out.causes
         )
         for j in range(k):
             out.arrivals[i, j] = arr[j]
