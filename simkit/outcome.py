@@ -40,25 +40,30 @@ def _period_quantiles(
     backend_s: np.ndarray,
     timeout_s: float,
 ) -> np.ndarray:
-    """M/M/c response-time quantiles plus the backend latency per period [s], ``[R, P, 3]``.
+    """M/M/c response-time quantiles plus the backend latency per period [s], float32
+    ``[R, P, 3]`` (computed in float64, capped at the timeout, then rounded).
 
     Table lookups up to ``table.rho_max``; stable periods above it (utilization below
     1) get the exact quantile; no Ready server: the timeout.
     """
     n_rep, n_per = servers.shape
-    out = np.empty((n_rep, n_per, len(table.quantiles)))
+    out = np.empty((n_rep, n_per, len(table.quantiles)), dtype=np.float32)
+    near = (rho > table.rho_max) & (rho < 1.0) & (servers > 0)
     for lo in range(0, n_rep, _CHUNK_REPLICATIONS):  # bounded temporaries
         rows = slice(lo, lo + _CHUNK_REPLICATIONS)
-        q_mu = queueing.table_quantiles(table, np.maximum(servers[rows], 1), rho_q[rows])
-        np.divide(q_mu, mu, out=out[rows])
-    near = (rho > table.rho_max) & (rho < 1.0) & (servers > 0)
-    if near.any():
-        c = servers[near].astype(np.float64)[:, None]
-        q = np.asarray(table.quantiles)[None, :]
-        out[near] = queueing.response_time_quantile(q, c, rho[near][:, None] * c * mu, mu)
-    np.add(out, backend_s[:, :, None], out=out)
-    np.minimum(out, timeout_s, out=out)
-    out[servers == 0] = timeout_s
+        c = servers[rows]
+        q_s = queueing.table_quantiles(table, np.maximum(c, 1), rho_q[rows])
+        np.divide(q_s, mu, out=q_s)
+        if near[rows].any():
+            at = near[rows]
+            c_near = c[at].astype(np.float64)[:, None]
+            q = np.asarray(table.quantiles)[None, :]
+            lam = rho[rows][at][:, None] * c_near * mu  # [1/s]
+            q_s[at] = queueing.response_time_quantile(q, c_near, lam, mu)
+        np.add(q_s, backend_s[rows, :, None], out=q_s)
+        np.minimum(q_s, timeout_s, out=q_s)
+        q_s[c == 0] = timeout_s
+        out[rows] = q_s
     return out
 
 
@@ -149,7 +154,7 @@ def _row_sums(x: np.ndarray) -> np.ndarray:
 def _queue_latency_reference(
     pp: OverlayParams, a: OverlayInputs, level: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Queued flags, waits [s] and latency quantiles [s] per step of the overlay rows.
+    """Queued flags, waits [s] and latency quantiles [s] (float32) per step of the rows.
 
     Requests of overloaded periods queue behind the backlog (at load above capacity
     even when it is momentarily empty); once it has drained below capacity they see
@@ -168,8 +173,8 @@ def _queue_latency_reference(
         )
     np.minimum(wait, pp.timeout_s, out=wait)
     queued_latency = a.backend_s[:, None, None] + wait[:, :, None] + a.service_q_s
-    latency = np.where(queued[:, :, None], queued_latency, a.q_period_s[:, None, :])
-    np.minimum(latency, pp.timeout_s, out=latency)
+    np.minimum(queued_latency, pp.timeout_s, out=queued_latency)
+    latency = np.where(queued[:, :, None], queued_latency.astype(np.float32), a.q_period_s[:, None])
     return queued, wait, latency
 
 
@@ -217,7 +222,7 @@ def overlay_reference(pp: OverlayParams, a: OverlayInputs) -> OverlayOutputs:
         arr.astype(f32),
         err.astype(f32),
         level.astype(f32),
-        latency.astype(f32),
+        latency,
         wait.astype(f32),
         queued,
         _row_sums(err),
@@ -242,7 +247,7 @@ def _overlay_inputs(
     """The overlay rows' inputs, shared by both engines.
 
     ``per_period`` holds the ``[R, P]`` arrays ``limit``, ``rho``, ``servers``,
-    ``cap_rps``, ``backend_s`` and ``q_period_s`` (``[R, P, Q]``); ``fractions`` the
+    ``cap_rps``, ``backend_s`` and ``q_period_s`` (float32 ``[R, P, Q]``); ``fractions`` the
     steady error fractions by cause, ``[R, P]`` each; ``windows`` is
     ``_window_steps``'s output with the number of causes last.
     """
@@ -370,8 +375,8 @@ def finish(
     timeout_s = svc.timeout_s
     backend_s = np.zeros((n_rep, n_per))
     if effects.latency_s is not None:
-        backend_s = backend_s + effects.latency_s  # cache, database, injected latency
-    servers = loop.ready.astype(np.int64) * scenario.servers_per_instance
+        backend_s += effects.latency_s  # cache, database, injected latency
+    servers = loop.ready * np.int64(scenario.servers_per_instance)
     cap_rps = servers * mu
     limit = loop.ready * min(
         float(svc.queue_limit_per_instance), scenario.servers_per_instance * mu * timeout_s
@@ -456,7 +461,7 @@ def finish(
         overloaded=overloaded,
         error_fraction=frac.astype(np.float32),
         errors_period=errors_period,
-        latency_period_s=q_period_s.astype(np.float32),
+        latency_period_s=q_period_s,
         overlay=StepOverlay(
             replication=ri,
             period=pi,

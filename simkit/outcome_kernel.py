@@ -63,7 +63,7 @@ class OverlayInputs(NamedTuple):
     served: np.ndarray  # float64 [R, P + 1]: capacity served before each period [requests]
     cap_rps: np.ndarray  # float64 [R, P]: capacity [1/s]
     backend_s: np.ndarray  # float64: backend latency [s]
-    q_period_s: np.ndarray  # float64 [n, Q]: the period's steady latency quantiles [s]
+    q_period_s: np.ndarray  # float32 [n, Q]: the period's latency quantiles, capped [s]
     service_q_s: np.ndarray  # float64 [Q]: service-time quantiles [s]
 
 
@@ -263,7 +263,7 @@ def overlay(pp: OverlayParams, a: OverlayInputs, out: OverlayOutputs) -> None:
             out.queued[i, j] = False
             out.wait_s[i, j] = 0.0
             for x in range(n_q):
-                out.latency_s[i, j, x] = min(a.q_period_s[i, x], pp.timeout_s)
+                out.latency_s[i, j, x] = a.q_period_s[i, x]
         if a.overloaded[i]:
             _queue_latency(
                 i, p * k, a.backlog0[i], a.saturated[i], level, a.served,

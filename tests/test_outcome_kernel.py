@@ -144,7 +144,7 @@ def _random_rows(rng: np.random.Generator, n: int, k: int) -> outcome_kernel.Ove
         served=outcome.served_before(cap, 15.0),
         cap_rps=cap,
         backend_s=rng.random(n) * 0.1,
-        q_period_s=np.sort(rng.random((n, 3)), axis=1),
+        q_period_s=np.sort(rng.random((n, 3)), axis=1).astype(np.float32),
         service_q_s=np.array([0.01, 0.03, 0.05]),
     )
 
@@ -199,7 +199,7 @@ def test_overlay_on_hand_made_rows() -> None:
         served=outcome.served_before(cap, 15.0),
         cap_rps=cap,
         backend_s=rng.random(n) * 0.1,
-        q_period_s=np.sort(rng.random((n, 3)), axis=1),
+        q_period_s=np.sort(rng.random((n, 3)), axis=1).astype(np.float32),
         service_q_s=np.array([0.01, 0.03, 0.05]),
     )
     want = _assert_overlays_match(pp, a)
