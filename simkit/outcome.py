@@ -255,14 +255,19 @@ def _overlay_inputs(
     from simkit.split_kernel import log_factorials
 
     k, n_per = clock.steps_per_period, arrivals.shape[1]
+    flat = ri * n_per + pi
+
+    def at(x: np.ndarray) -> np.ndarray:  # the rows' values of an [R, P, ...] array
+        return x.reshape(-1, *x.shape[2:]).take(flat, axis=0)
+
     w_rep, w_step, w_frac, w_cause, n_causes = windows
-    w_row = np.searchsorted(ri * n_per + pi, w_rep * n_per + w_step // k)
+    w_row = np.searchsorted(flat, w_rep * n_per + w_step // k)
     order = np.argsort(w_row, kind="stable")  # a row's entries in window order
     w_ptr = np.zeros(ri.size + 1, dtype=np.int64)
     np.cumsum(np.bincount(w_row, minlength=ri.size), out=w_ptr[1:])
-    counts = arrivals[ri, pi].astype(np.int64)
+    counts = at(arrivals).astype(np.int64)
     cap_rps = np.ascontiguousarray(per_period["cap_rps"], dtype=np.float64)
-    over = overloaded[ri, pi]
+    over = at(overloaded)
     served = served_before(cap_rps, clock.period_s) if over.any() else np.zeros((0, 0))
     params = OverlayParams(k, n_causes, float(clock.period_s), float(clock.step_s), timeout_s)
     return params, OverlayInputs(
@@ -274,20 +279,20 @@ def _overlay_inputs(
         np.zeros((0, 0), np.int32) if loop.split_at is None else loop.split_at,
         np.zeros((0, k)) if loop.split is None else loop.split,
         over,
-        loop.backlog0[ri, pi],
-        loop.departures[ri, pi],
-        per_period["limit"][ri, pi].astype(np.float64),
-        per_period["rho"][ri, pi] >= 1.0,
-        per_period["servers"][ri, pi] == 0,
-        np.stack([f[ri, pi] for f in fractions], axis=-1).reshape(ri.size, len(fractions)),
+        at(loop.backlog0),
+        at(loop.departures),
+        at(per_period["limit"]).astype(np.float64),
+        at(per_period["rho"]) >= 1.0,
+        at(per_period["servers"]) == 0,
+        np.stack([at(f) for f in fractions], axis=-1).reshape(ri.size, len(fractions)),
         w_ptr,
         w_cause[order].astype(np.int64),
         (w_step[order] % k).astype(np.int64),
         w_frac[order].astype(np.float64),
         served,
         cap_rps,
-        per_period["backend_s"][ri, pi],
-        np.ascontiguousarray(per_period["q_period_s"][ri, pi]),
+        at(per_period["backend_s"]),
+        at(per_period["q_period_s"]),
         np.ascontiguousarray(service_q_s, dtype=np.float64),
     )
 
