@@ -627,12 +627,19 @@ def _first_above(row: np.ndarray, start: int, target: float) -> int:
 
 
 @njit(inline=True)
-def wait_one(
-    served: np.ndarray, cap_rps: np.ndarray, period_s: float, r: int, t: float, ahead: float
+def wait_in_period(
+    served: np.ndarray,
+    cap_rps: np.ndarray,
+    period_s: float,
+    r: int,
+    p: int,
+    t: float,
+    ahead: float,
 ) -> float:
     """Time until replication ``r``'s capacity has served ``ahead`` requests after ``t``.
 
-    One request of :func:`simkit.outcome.queue_wait_reference`, bit for bit.
+    One request of :func:`simkit.outcome.queue_wait_reference`, bit for bit, given its
+    period ``p = min(t // period_s, P - 1)``.
 
     Parameters
     ----------
@@ -643,8 +650,8 @@ def wait_one(
         Capacity per period [1/s], ``[R, P]``.
     period_s : float
         Control period [s].
-    r : int
-        Replication.
+    r, p : int
+        Replication, and the period ``t`` falls in.
     t : float
         Arrival time [s].
     ahead : float
@@ -656,7 +663,6 @@ def wait_one(
         The wait [s], ``inf`` if the capacity never serves them.
     """
     n_per = cap_rps.shape[1]
-    p = min(np.int64(t // period_s), n_per - 1)
     target = served[r, p] + cap_rps[r, p] * (t - p * period_s) + ahead
     idx = min(max(_first_above(served[r], p, target) - 1, 0), n_per)
     cap_end = cap_rps[r, idx] if idx < n_per else cap_rps[r, n_per - 1]
@@ -678,9 +684,11 @@ def queue_wait_s(
 
     ``served[r, p]`` is replication ``r``'s capacity served before period ``p``
     [requests], ``[R, P + 1]``; each request's start of service is found in its row
-    from its own period on (:func:`wait_one`).  Waits [s], ``[n]``.
+    from its own period on (:func:`wait_in_period`).  Waits [s], ``[n]``.
     """
+    n_per = cap_rps.shape[1]
     out = np.empty(rep.size)
     for i in range(rep.size):
-        out[i] = wait_one(served, cap_rps, period_s, rep[i], t_s[i], ahead[i])
+        p = min(np.int64(t_s[i] // period_s), n_per - 1)
+        out[i] = wait_in_period(served, cap_rps, period_s, rep[i], p, t_s[i], ahead[i])
     return out

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from simkit.control_kernel import wait_one
+from simkit.control_kernel import wait_in_period
 from simkit.jit import njit
 from simkit.split_kernel import split_period
 
@@ -188,6 +188,7 @@ def _errors(
 @njit(inline=True)
 def _queue_latency(
     i: int,
+    p: int,
     first_step: int,
     start: float,
     saturated: bool,
@@ -206,9 +207,13 @@ def _queue_latency(
 ) -> None:
     """Queued flags, waits and latency of the queued steps of overloaded row ``i``.
 
-    The period starts at step ``first_step`` with ``start`` requests queued; requests queue
-    while a backlog is there at either end of the step, or always when ``saturated``.
-    Steps not queued keep their latency (written by the caller).
+    Period ``p`` starts at step ``first_step`` with ``start`` requests queued; requests
+    queue while a backlog is there at either end of the step, or always when
+    ``saturated``.  Steps not queued keep their latency (written by the caller).  A
+    request at ``t = (first_step + j + 1/2) x step`` is in period ``p``, the reference's
+    ``t // period_s``: the clock's ``period_s / step_s`` is within 1e-9 of ``k``, so
+    ``t / period_s`` is within ``p x 1e-9 / k`` of ``p + (j + 1/2) / k``, far from the
+    period's ends for any run that fits in memory.
     """
     for j in range(level.size):
         lev = level[j]
@@ -217,7 +222,8 @@ def _queue_latency(
         if q:
             t = (first_step + j + 0.5) * step_s
             ahead = (start + lev) / 2.0
-            w = min(wait_one(served, cap_rps, period_s, r, t, ahead + 1.0), timeout_s)
+            wait = wait_in_period(served, cap_rps, period_s, r, p, t, ahead + 1.0)
+            w = min(wait, timeout_s)
             wait_s[i, j] = w
             for x in range(service_q_s.size):
                 latency_s[i, j, x] = min(backend_s + w + service_q_s[x], timeout_s)
@@ -266,7 +272,7 @@ def overlay(pp: OverlayParams, a: OverlayInputs, out: OverlayOutputs) -> None:
                 out.latency_s[i, j, x] = a.q_period_s[i, x]
         if a.overloaded[i]:
             _queue_latency(
-                i, p * k, a.backlog0[i], a.saturated[i], level, a.served,
+                i, p, p * k, a.backlog0[i], a.saturated[i], level, a.served,
                 a.cap_rps, r, pp.period_s, pp.step_s, pp.timeout_s, a.backend_s[i],
                 a.service_q_s, out.queued, out.wait_s, out.latency_s,
             )  # fmt: skip
