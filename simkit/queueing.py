@@ -836,7 +836,11 @@ def _interpolate_quantiles(table: LatencyTable, row: NDArray[np.intp], w: FloatA
     """Quantiles [mean service times] at the points of :func:`_table_point`."""
     qflat = table.quantile_mu.reshape(-1, table.quantile_mu.shape[-1])
     q0 = np.take(qflat, row, axis=0)
-    return q0 + w[..., None] * (np.take(qflat, row + 1, axis=0) - q0)
+    q = np.take(qflat, row + 1, axis=0)
+    q -= q0  # in place: q0 + w (q1 - q0), one temporary fewer
+    q *= w[..., None]
+    q += q0
+    return q
 
 
 def table_lookup(
