@@ -464,10 +464,19 @@ def _count_ready(p: int, a: LoopArrays, started: np.ndarray, ready: np.ndarray) 
 
 
 @njit(inline=True)
+def lindley(b: float, arrivals: float, departures: float) -> float:
+    """Queue after one step, before the limit [requests]: ``max(b + a - d, 0)``.
+
+    The step of :func:`simkit.control.backlog_path`, for the compiled kernels.
+    """
+    return max(b + arrivals - departures, 0.0)
+
+
+@njit(inline=True)
 def _drain(b: float, arrivals: np.ndarray, k: int, dep: float, limit: float) -> float:
     """Lindley recursion over ``k`` steps of ``arrivals`` (``control.backlog_path``)."""
     for i in range(k):
-        b = min(max(b + arrivals[i] - dep, 0.0), limit)
+        b = min(lindley(b, arrivals[i], dep), limit)
     return b
 
 

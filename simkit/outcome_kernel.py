@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from simkit.control_kernel import wait_in_period
+from simkit.control_kernel import lindley, wait_in_period
 from simkit.jit import njit
 from simkit.split_kernel import split_period
 
@@ -115,7 +115,7 @@ def _backlog(
 ) -> None:
     """Queue at the end of each step and share of arrivals dropped (``backlog_path``)."""
     for j in range(arr.size):
-        x = max(b + arr[j] - dep, 0.0)
+        x = lindley(b, arr[j], dep)
         dropped = max(x - limit, 0.0)
         b = min(x, limit)
         level[j] = b
