@@ -481,10 +481,8 @@ def _drain(b: float, arrivals: np.ndarray, k: int, dep: float, limit: float) -> 
 
 
 @njit
-def _reserve(split: np.ndarray, used: int, extra: int) -> np.ndarray:
-    """``split`` with room for ``extra`` more rows after its first ``used`` (grown 2x)."""
-    if used + extra <= split.shape[0]:
-        return split
+def _grow(split: np.ndarray, used: int, extra: int) -> np.ndarray:
+    """``split``'s first ``used`` rows in a new array with room for ``extra`` more (2x)."""
     grown = np.empty((max(2 * split.shape[0], used + extra), split.shape[1]))
     grown[:used] = split[:used]
     return grown
@@ -594,7 +592,8 @@ def run_periods(
         j = p % a.starting.shape[0]
         _start_pods(j, lp, a, started)
         _count_ready(p, a, started, ready)
-        split = _reserve(split, used, n_rep)
+        if used + n_rep > split.shape[0]:
+            split = _grow(split, used, n_rep)
         used = _serve(p, lp, a, started, ready, split, used)
         if lp.autoscaled:
             busy[:] = a.util[:, max(p - lp.lag_periods, 0)]
