@@ -55,6 +55,11 @@ class LoopOutput:
     backlog0: np.ndarray  # [R, P] float64, queued requests at period start [requests]
     utilization: np.ndarray  # [R, P] float64, busy fraction of the ready servers
     departures: np.ndarray  # [R, P] float64, departures per step while queued [requests]
+    # The compiled loop's arrivals per step of the periods it split (a cache: a split
+    # depends on the key, the period and its count only): row split_at[r, p] of split
+    # ([R, P] int32, -1: not split; [m, k] float64 [count]).  None from the NumPy loop.
+    split_at: np.ndarray | None = None
+    split: np.ndarray | None = None
 
 
 def backlog_path(
@@ -361,11 +366,13 @@ def _run_compiled(loop: _Loop, progress: Progress | None) -> LoopOutput:
         np.empty(shape),
         np.zeros(shape),
         np.zeros(shape),
+        np.full(shape, -1, dtype=np.int32),
     )
+    split, used = np.empty((0, loop.k)), 0
     chunk = max(loop.n_per // 50, 1) if progress else loop.n_per
     for first in range(0, loop.n_per, chunk):
         stop = min(first + chunk, loop.n_per)
-        ck.run_periods(first, stop, params, arrays, hpa, up, down, state)
+        split, used = ck.run_periods(first, stop, params, arrays, hpa, up, down, state, split, used)
         if progress:
             progress(0.1 + 0.8 * stop / loop.n_per)
     return LoopOutput(
@@ -375,6 +382,8 @@ def _run_compiled(loop: _Loop, progress: Progress | None) -> LoopOutput:
         backlog0=arrays.backlog0,
         utilization=np.minimum(arrays.util, 1.0),
         departures=arrays.departures,
+        split_at=arrays.split_at,
+        split=split[:used],
     )
 
 
@@ -442,6 +451,5 @@ def events_in_service(
     inside = period < n_per
     rep, slot, period = rep[inside], slot[inside], period[inside]
     live = slot < started[rep, period]
-    counts = np.zeros(n_rep * n_per)
-    np.add.at(counts, rep[live] * n_per + period[live], 1)
+    counts = np.bincount(rep[live] * n_per + period[live], minlength=n_rep * n_per)
     return counts.reshape(n_rep, n_per).astype(np.int32)

@@ -246,9 +246,10 @@ def simulate(
     progress : callable, optional
         Called with the fraction done (0..1) from time to time.
     engine : {"numba", "numpy"}
-        Implementation of the sequential control loop: ``"numba"`` (default) compiled,
-        cached on disk after the first run (see :mod:`simkit.jit`); ``"numpy"`` the
-        reference.  Both give bit-identical results.
+        Implementation of the sequential control loop and of the step overlay (the
+        periods resolved per step): ``"numba"`` (default) compiled, cached on disk after
+        the first run (see :mod:`simkit.jit`); ``"numpy"`` the references.  Both give
+        bit-identical results.
 
     Returns
     -------

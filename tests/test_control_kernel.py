@@ -25,7 +25,10 @@ from simkit.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP_ARRAYS = ("arrivals", "errors", "backlog", "latency_p50_s", "latency_p95_s", "latency_p99_s")
-LOOP_ARRAYS = [f.name for f in dataclasses.fields(LoopOutput)]
+#: The loop's arrays; the compiled loop's split cache is checked on its own.
+LOOP_ARRAYS = [
+    f.name for f in dataclasses.fields(LoopOutput) if f.name not in ("split_at", "split")
+]
 
 
 # ----------------------------------------------------------------------------- strategies
@@ -276,3 +279,22 @@ def test_queue_wait_kernel_matches_the_reference() -> None:
     )
     inside = end_s < n_per * period_s
     np.testing.assert_allclose(served_by[inside], ahead[finite][inside], rtol=1e-9)
+
+
+def test_compiled_loop_keeps_the_split_it_drew() -> None:
+    """The compiled loop's split cache holds, for every period it queued (a backlog at
+    its start among them), that period's arrivals per step as ``workload.step_arrivals``
+    draws them, one row each."""
+    from simkit import workload
+
+    s = simkit.load_scenario("development")
+    loop, result = _run(s, "numba", duration="6h", replications=3, seed=4)
+    rep, period = np.nonzero(loop.split_at >= 0)
+    rows = loop.split_at[rep, period]
+    assert rep.size > 0 and loop.split.shape == (rep.size, result.steps_per_period)
+    assert np.array_equal(np.sort(rows), np.arange(rep.size))
+    assert (loop.split_at[loop.backlog0 > 0] >= 0).all()
+    want = workload.step_arrivals(
+        result.split_keys, rep, period, result.arrivals_period[rep, period], loop.split.shape[1]
+    )
+    np.testing.assert_array_equal(loop.split[rows], want)

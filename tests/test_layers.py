@@ -45,6 +45,7 @@ LAYERS: dict[str, int] = {
     "simkit.control": 2,
     "simkit.control_kernel": 2,
     "simkit.outcome": 2,
+    "simkit.outcome_kernel": 2,
     "simkit.result": 2,
     "simkit.windows": 2,
     "simkit.engine": 2,
