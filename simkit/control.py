@@ -8,7 +8,8 @@ of periods at a time.  ``control_loop(..., engine=...)`` selects one.
 
 Backlog.  While a replication's offered rate exceeds its capacity, or requests
 are still queued from before, its queue beyond the servers follows its own
-arrivals (the drawn counts per step) and departures: Poisson with mean
+arrivals (the period's count split over its steps, :func:`simkit.workload.step_arrivals`)
+and departures: Poisson with mean
 ``capacity x period`` per period (a normal draw of that variance, spread evenly
 over the period's steps), the Lindley recursion ``b = max(b + a - d, 0)`` step by
 step, capped at the queue limit (the excess is dropped).  Otherwise the queue is
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simkit import workload
 from simkit.autoscaling.policies import make_autoscaler
 from simkit.clock import Clock
 from simkit.effects import Effects
@@ -53,6 +55,11 @@ class LoopOutput:
     backlog0: np.ndarray  # [R, P] float64, queued requests at period start [requests]
     utilization: np.ndarray  # [R, P] float64, busy fraction of the ready servers
     departures: np.ndarray  # [R, P] float64, departures per step while queued [requests]
+    # The compiled loop's arrivals per step of the periods it split (a cache: a split
+    # depends on the key, the period and its count only): row split_at[r, p] of split
+    # ([R, P] int32, -1: not split; [m, k] float64 [count]).  None from the NumPy loop.
+    split_at: np.ndarray | None = None
+    split: np.ndarray | None = None
 
 
 def backlog_path(
@@ -110,6 +117,7 @@ class _Loop:
         clock: Clock,
         rate_rps: np.ndarray,
         arrivals: np.ndarray,
+        split_keys: np.ndarray,
         departure_noise: np.ndarray,
         timeline: FailureTimeline,
         effects: Effects,
@@ -134,7 +142,8 @@ class _Loop:
         self.timeline = timeline
         self.offered = np.ascontiguousarray(rate_rps.T) * clock.period_s  # [P, R]
         self.k = clock.steps_per_period
-        self.arrivals = arrivals  # [R, T] counts per step
+        self.arrivals = arrivals  # [R, P] int32 counts per period
+        self.split_keys = split_keys  # [R] uint64, see workload.step_arrivals
         self.noise = departure_noise  # [R, P] standard normal
         self.departures = np.zeros((n_per, n_rep))
         self.desired = np.empty((n_per, n_rep), dtype=np.int32)
@@ -251,12 +260,10 @@ class _Loop:
             c = cap[rows]
             dep = np.maximum(c + np.sqrt(c) * self.noise[rows, p], 0.0) / self.k
             self.departures[p, rows] = dep
-            level, _ = backlog_path(
-                backlog[rows],
-                self.arrivals[rows, p * self.k : (p + 1) * self.k],
-                dep,
-                limit[rows],
+            per_step = workload.step_arrivals(
+                self.split_keys, rows, np.full(rows.size, p), self.arrivals[rows, p], self.k
             )
+            level, _ = backlog_path(backlog[rows], per_step, dep, limit[rows])
             self.backlog[rows] = level[:, -1]
         self.desired[p] = spec
         self.started[p] = started
@@ -325,6 +332,7 @@ def _run_compiled(loop: _Loop, progress: Progress | None) -> LoopOutput:
     """The compiled loop (:mod:`simkit.control_kernel`), from ``loop``'s initial state."""
     from simkit import control_kernel as ck
     from simkit.autoscaling.hpa_vec import HPAConfig
+    from simkit.split_kernel import log_factorials
 
     auto = loop.autoscaler
     # Without an autoscaler the kernel skips the HPA; a placeholder keeps the types.
@@ -345,6 +353,8 @@ def _run_compiled(loop: _Loop, progress: Progress | None) -> LoopOutput:
     shape = (loop.n_rep, loop.n_per)
     arrays = ck.LoopArrays(
         *(np.ascontiguousarray(x) for x in (loop.offered, loop.arrivals, loop.noise)),
+        np.ascontiguousarray(loop.split_keys, dtype=np.uint64),
+        log_factorials(max(int(loop.arrivals.max(initial=0)), loop.k)),
         *(np.ascontiguousarray(x, np.int64) for x in (tl.down_ptr, tl.down_rep, tl.down_slot)),
         _ints(loop.forced_down, loop.n_rep),
         _ints(loop.floor, loop.n_rep),
@@ -356,11 +366,13 @@ def _run_compiled(loop: _Loop, progress: Progress | None) -> LoopOutput:
         np.empty(shape),
         np.zeros(shape),
         np.zeros(shape),
+        np.full(shape, -1, dtype=np.int32),
     )
+    split, used = np.empty((0, loop.k)), 0
     chunk = max(loop.n_per // 50, 1) if progress else loop.n_per
     for first in range(0, loop.n_per, chunk):
         stop = min(first + chunk, loop.n_per)
-        ck.run_periods(first, stop, params, arrays, hpa, up, down, state)
+        split, used = ck.run_periods(first, stop, params, arrays, hpa, up, down, state, split, used)
         if progress:
             progress(0.1 + 0.8 * stop / loop.n_per)
     return LoopOutput(
@@ -370,6 +382,8 @@ def _run_compiled(loop: _Loop, progress: Progress | None) -> LoopOutput:
         backlog0=arrays.backlog0,
         utilization=np.minimum(arrays.util, 1.0),
         departures=arrays.departures,
+        split_at=arrays.split_at,
+        split=split[:used],
     )
 
 
@@ -378,6 +392,7 @@ def control_loop(
     clock: Clock,
     rate_rps: np.ndarray,
     arrivals: np.ndarray,
+    split_keys: np.ndarray,
     departure_noise: np.ndarray,
     timeline: FailureTimeline,
     effects: Effects,
@@ -394,7 +409,9 @@ def control_loop(
     rate_rps : numpy.ndarray
         Offered rate per period [1/s], ``[R, P]``.
     arrivals : numpy.ndarray
-        Arrivals per step [count], float32 ``[R, T]``.
+        Arrivals per period [count], int32 ``[R, P]``.
+    split_keys : numpy.ndarray
+        Keys of their split over the steps, uint64 ``[R]`` (:func:`workload.split_keys`).
     departure_noise : numpy.ndarray
         Standard normal draws for the departures while queued [-], ``[R, P]``.
     timeline : FailureTimeline
@@ -417,7 +434,9 @@ def control_loop(
     LoopOutput
     """
     check_engine(engine)
-    loop = _Loop(scenario, clock, rate_rps, arrivals, departure_noise, timeline, effects, floor)
+    loop = _Loop(
+        scenario, clock, rate_rps, arrivals, split_keys, departure_noise, timeline, effects, floor
+    )
     if engine == "numba":
         return _run_compiled(loop, progress)
     _run_numpy(loop, progress)
@@ -432,6 +451,5 @@ def events_in_service(
     inside = period < n_per
     rep, slot, period = rep[inside], slot[inside], period[inside]
     live = slot < started[rep, period]
-    counts = np.zeros(n_rep * n_per)
-    np.add.at(counts, rep[live] * n_per + period[live], 1)
+    counts = np.bincount(rep[live] * n_per + period[live], minlength=n_rep * n_per)
     return counts.reshape(n_rep, n_per).astype(np.int32)

@@ -29,6 +29,7 @@ import numpy as np
 from simkit.autoscaling.behavior import ScalingRules
 from simkit.autoscaling.hpa_vec import HPAConfig
 from simkit.jit import njit
+from simkit.split_kernel import split_period
 
 __all__ = [
     "HPAParams",
@@ -104,8 +105,10 @@ class LoopArrays(NamedTuple):
     """Inputs, state and outputs of the loop; ``[P, R]`` unless noted."""
 
     offered: np.ndarray  # float64: requests offered per period
-    arrivals: np.ndarray  # float32 [R, T]: arrivals per step
+    arrivals: np.ndarray  # int32 [R, P]: arrivals per period
     noise: np.ndarray  # float64 [R, P]: standard normal draws for the departures
+    split_keys: np.ndarray  # uint64 [R]: keys of the arrivals' split over the steps
+    log_fact: np.ndarray  # float64: split_kernel.log_factorials
     down_ptr: np.ndarray  # int64 [P + 1]: crash entries of period p
     down_rep: np.ndarray  # int64: replication of each entry
     down_slot: np.ndarray  # int64: instance slot of each entry
@@ -121,6 +124,7 @@ class LoopArrays(NamedTuple):
     backlog0: np.ndarray  # float64 [R, P]: queue at period start [requests]
     util: np.ndarray  # float64 [R, P] (zeros on entry): busy fraction, not capped
     departures: np.ndarray  # float64 [R, P] (zeros on entry): departures per step while queued
+    split_at: np.ndarray  # int32 [R, P] (-1 on entry): row of the period's split, -1: none
 
 
 # ----------------------------------------------------------------------------- setup
@@ -460,18 +464,45 @@ def _count_ready(p: int, a: LoopArrays, started: np.ndarray, ready: np.ndarray) 
 
 
 @njit(inline=True)
-def _drain(
-    b: float, arrivals: np.ndarray, r: int, first: int, k: int, dep: float, limit: float
-) -> float:
-    """Lindley recursion over ``k`` steps from ``first`` (``control.backlog_path``)."""
-    for i in range(first, first + k):
-        b = min(max(b + arrivals[r, i] - dep, 0.0), limit)
+def lindley(b: float, arrivals: float, departures: float) -> float:
+    """Queue after one step, before the limit [requests]: ``max(b + a - d, 0)``.
+
+    The step of :func:`simkit.control.backlog_path`, for the compiled kernels.
+    """
+    return max(b + arrivals - departures, 0.0)
+
+
+@njit(inline=True)
+def _drain(b: float, arrivals: np.ndarray, k: int, dep: float, limit: float) -> float:
+    """Lindley recursion over ``k`` steps of ``arrivals`` (``control.backlog_path``)."""
+    for i in range(k):
+        b = min(lindley(b, arrivals[i], dep), limit)
     return b
 
 
 @njit
-def _serve(p: int, lp: LoopParams, a: LoopArrays, started: np.ndarray, ready: np.ndarray) -> None:
-    """Backlog and busy fraction over period ``p``, and the period's instance counts."""
+def _grow(split: np.ndarray, used: int, extra: int) -> np.ndarray:
+    """``split``'s first ``used`` rows in a new array with room for ``extra`` more (2x)."""
+    grown = np.empty((max(2 * split.shape[0], used + extra), split.shape[1]))
+    grown[:used] = split[:used]
+    return grown
+
+
+@njit
+def _serve(
+    p: int,
+    lp: LoopParams,
+    a: LoopArrays,
+    started: np.ndarray,
+    ready: np.ndarray,
+    split: np.ndarray,
+    used: int,
+) -> int:
+    """Backlog and busy fraction over period ``p``, and the period's instance counts.
+
+    The arrivals of the periods split over their steps go to rows ``used, used + 1, ...``
+    of ``split`` (room for every replication reserved); returns the rows used now.
+    """
     k = lp.steps
     for r in range(ready.size):
         cap = ready[r] * lp.cap_per_ready
@@ -484,11 +515,16 @@ def _serve(p: int, lp: LoopParams, a: LoopArrays, started: np.ndarray, ready: np
         if b > 0 or offered > cap:
             dep = max(cap + np.sqrt(cap) * a.noise[r, p], 0.0) / k
             a.departures[r, p] = dep
-            b = _drain(b, a.arrivals, r, p * k, k, dep, limit)
+            per_step = split[used]
+            split_period(a.split_keys[r], p, a.arrivals[r, p], k, a.log_fact, per_step)
+            a.split_at[r, p] = used
+            used += 1
+            b = _drain(b, per_step, k, dep, limit)
         a.backlog[r] = b
         a.desired[r, p] = a.spec[r]
         a.started[r, p] = started[r]
         a.ready[r, p] = ready[r]
+    return used
 
 
 @njit
@@ -523,7 +559,9 @@ def run_periods(
     rules_up: Rules,
     rules_down: Rules,
     hs: HPAState,
-) -> None:
+    split: np.ndarray,
+    used: int,
+) -> tuple[np.ndarray, int]:
     """Advance periods ``first..stop-1`` of every replication, in place.
 
     Parameters
@@ -536,6 +574,14 @@ def run_periods(
     hpa, rules_up, rules_down, hs : HPAParams, Rules, Rules, HPAState
         The HPA, its scale-up and scale-down rules, and its state (unused when
         ``lp.autoscaled`` is False).
+    split : numpy.ndarray
+        Arrivals per step of the periods split so far [count], float64 ``[m, k]``, in
+        its first ``used`` rows (``a.split_at`` points into them).
+
+    Returns
+    -------
+    (numpy.ndarray, int)
+        ``split`` (grown as needed) and the rows used.
     """
     n_rep = a.spec.size
     started = np.empty(n_rep, dtype=np.int64)
@@ -546,16 +592,91 @@ def run_periods(
         j = p % a.starting.shape[0]
         _start_pods(j, lp, a, started)
         _count_ready(p, a, started, ready)
-        _serve(p, lp, a, started, ready)
+        if used + n_rep > split.shape[0]:
+            split = _grow(split, used, n_rep)
+        used = _serve(p, lp, a, started, ready, split, used)
         if lp.autoscaled:
             busy[:] = a.util[:, max(p - lp.lag_periods, 0)]
             hpa_sync(
                 p, (p + 1) * lp.period_s, a.spec, ready, busy, hpa, rules_up, rules_down, hs, new
             )
             _rescale(p, j, a, new)
+    return split, used
 
 
 # ----------------------------------------------------------------------------- queue wait
+
+
+@njit(inline=True)
+def _first_above(row: np.ndarray, start: int, target: float) -> int:
+    """First index of the nondecreasing ``row`` holding more than ``target`` (its size if
+    none): ``searchsorted(row, target, "right")``, searched outwards from ``start``.
+
+    Galloping forwards from ``start`` when ``row[start] <= target`` (a wait usually ends
+    a few periods on), else bisection below it; the answer is unique either way.
+    """
+    n = row.size
+    if row[start] > target:
+        lo, hi = 0, start
+    else:
+        lo, hi, step = start + 1, start + 1, 1
+        while hi < n and row[hi] <= target:
+            lo = hi + 1
+            hi = lo + step
+            step *= 2
+        hi = min(hi, n)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if row[mid] <= target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(inline=True)
+def wait_in_period(
+    served: np.ndarray,
+    cap_rps: np.ndarray,
+    period_s: float,
+    r: int,
+    p: int,
+    t: float,
+    ahead: float,
+) -> float:
+    """Time until replication ``r``'s capacity has served ``ahead`` requests after ``t``.
+
+    One request of :func:`simkit.outcome.queue_wait_reference`, bit for bit, given its
+    period ``p = min(t // period_s, P - 1)``.
+
+    Parameters
+    ----------
+    served : numpy.ndarray
+        Capacity served before each period [requests], ``[R, P + 1]``
+        (:func:`simkit.outcome.served_before`).
+    cap_rps : numpy.ndarray
+        Capacity per period [1/s], ``[R, P]``.
+    period_s : float
+        Control period [s].
+    r, p : int
+        Replication, and the period ``t`` falls in.
+    t : float
+        Arrival time [s].
+    ahead : float
+        Departures to wait for [requests].
+
+    Returns
+    -------
+    float
+        The wait [s], ``inf`` if the capacity never serves them.
+    """
+    n_per = cap_rps.shape[1]
+    target = served[r, p] + cap_rps[r, p] * (t - p * period_s) + ahead
+    idx = min(max(_first_above(served[r], p, target) - 1, 0), n_per)
+    cap_end = cap_rps[r, idx] if idx < n_per else cap_rps[r, n_per - 1]
+    left = target - served[r, idx]
+    end_s = idx * period_s + (left / cap_end if cap_end > 0 else np.inf)
+    return max(end_s - t, 0.0)
 
 
 @njit
@@ -570,26 +691,12 @@ def queue_wait_s(
     """Compiled :func:`simkit.outcome.queue_wait_reference`, bit for bit.
 
     ``served[r, p]`` is replication ``r``'s capacity served before period ``p``
-    [requests], ``[R, P + 1]``; each request's start of service is found by bisection in
-    its row from its own period on.
+    [requests], ``[R, P + 1]``; each request's start of service is found in its row
+    from its own period on (:func:`wait_in_period`).  Waits [s], ``[n]``.
     """
     n_per = cap_rps.shape[1]
     out = np.empty(rep.size)
     for i in range(rep.size):
-        r = rep[i]
-        t = t_s[i]
-        p = min(np.int64(t // period_s), n_per - 1)
-        target = served[r, p] + cap_rps[r, p] * (t - p * period_s) + ahead[i]
-        lo, hi = 0, n_per + 1  # first index with served > target, as searchsorted right
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if served[r, mid] <= target:
-                lo = mid + 1
-            else:
-                hi = mid
-        idx = min(max(lo - 1, 0), n_per)
-        cap_end = cap_rps[r, idx] if idx < n_per else cap_rps[r, n_per - 1]
-        left = target - served[r, idx]
-        end_s = idx * period_s + (left / cap_end if cap_end > 0 else np.inf)
-        out[i] = max(end_s - t, 0.0)
+        p = min(np.int64(t_s[i] // period_s), n_per - 1)
+        out[i] = wait_in_period(served, cap_rps, period_s, rep[i], p, t_s[i], ahead[i])
     return out

@@ -342,12 +342,17 @@ def _hit_ratio(scenario: Scenario, times_s: np.ndarray) -> np.ndarray:
 def _cumulative_requests(
     rate: np.ndarray, period_s: float, rep: np.ndarray, t_s: np.ndarray
 ) -> np.ndarray:
-    """Requests offered in ``[0, t_s)`` of replication ``rep`` [count] (rate is per period)."""
+    """Requests offered in ``[0, t_s)`` of replication ``rep`` [count] (rate is per period).
+
+    Only the replications in ``rep`` are summed up.
+    """
     n_per = rate.shape[1]
-    cum = np.concatenate([np.zeros((rate.shape[0], 1)), np.cumsum(rate * period_s, axis=1)], 1)
+    rows, row = np.unique(rep, return_inverse=True)
+    part = rate[rows]
+    cum = np.concatenate([np.zeros((rows.size, 1)), np.cumsum(part * period_s, axis=1)], 1)
     t = np.clip(t_s, 0.0, n_per * period_s)
     k = np.minimum(np.floor(t / period_s).astype(np.int64), n_per - 1)
-    return cum[rep, k] + rate[rep, k] * (t - k * period_s)
+    return cum[row, k] + part[row, k] * (t - k * period_s)
 
 
 def _loss_windows(scenario: Scenario, ep: _Episodes) -> np.ndarray:
@@ -387,9 +392,11 @@ def _lost_writes(
     db = scenario.database
     if db.queries_per_request == 0:
         return np.zeros(ep.rep.size)
-    before = _cumulative_requests(rate, period_s, ep.rep, ep.start_s - window_s)
-    at = _cumulative_requests(rate, period_s, ep.rep, ep.start_s)
-    return (1.0 - db.read_fraction) * (at - before)
+    n = ep.rep.size
+    both = _cumulative_requests(
+        rate, period_s, np.tile(ep.rep, 2), np.concatenate([ep.start_s - window_s, ep.start_s])
+    )
+    return (1.0 - db.read_fraction) * (both[n:] - both[:n])
 
 
 # --------------------------------------------------------------------------- public API
@@ -550,9 +557,10 @@ def database_latency(
     rate, period_s = _check_args(scenario, rate_rps, period_s, None)
     db, cache = scenario.database, scenario.cache
     n_rep, n_per = rate.shape
-    up = np.full((n_rep, n_per), db.nodes) if nodes_up is None else np.asarray(nodes_up)
-    prim = np.ones((n_rep, n_per), bool) if primary_serving is None else primary_serving
-    prim = np.asarray(prim, dtype=bool) & (up > 0)
+    # Scalars when every node is up: the same values, without whole-array selections.
+    up = np.int64(db.nodes) if nodes_up is None else np.asarray(nodes_up)
+    prim = np.True_ if primary_serving is None else np.asarray(primary_serving, dtype=bool)
+    prim = prim & (up > 0)
     mid_s = (np.arange(n_per) + 0.5) * period_s
     hit = _hit_ratio(scenario, mid_s)[None, :]
     lookup_s = cache.lookup_ms * 1e-3 if cache.enabled else 0.0
@@ -666,6 +674,37 @@ def backend_latency_at_s(scenario: Scenario, rate_rps: float) -> float:
     return float(database_latency(steady, rate, scenario.autoscaling.sync_period_s)[0, 0])
 
 
+def _latency_with_outages(
+    scenario: Scenario, rate: np.ndarray, period_s: float, ep: _Episodes
+) -> np.ndarray:
+    """:func:`database_latency` with the nodes and primary each period's episodes leave
+    (state at the period mid-points)."""
+    db = scenario.database
+    n_rep, n_per = rate.shape
+    mid_s = (np.arange(n_per) + 0.5) * period_s
+    others_out = np.zeros(n_per, dtype=np.int64)
+    for g in _region_outages(scenario):
+        others_out += g.others * ((mid_s >= g.start_s) & (mid_s < g.end_s))
+    if ep.rep.size == 0 and not others_out.any():
+        return database_latency(scenario, rate, period_s)
+
+    def cover(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return _interval_mask(n_rep, n_per, period_s, ep.rep, a, b)
+
+    primary_out = cover(ep.start_s, ep.end_s) > 0
+    no_writes = cover(ep.start_s, ep.recovered_s) > 0
+    full = ep.rep[~ep.failover]
+    all_out = _interval_mask(
+        n_rep, n_per, period_s, full, ep.start_s[~ep.failover], ep.end_s[~ep.failover]
+    )
+    up = db.nodes - primary_out.astype(np.int64) - others_out[None, :]
+    # After a failover the new primary is one of the survivors: writes work again.
+    up = np.where(all_out > 0, 0, np.maximum(up, 0))
+    return database_latency(
+        scenario, rate, period_s, nodes_up=up, primary_serving=~no_writes & (up > 0)
+    )
+
+
 def database_effects(
     scenario: Scenario,
     rate_rps: np.ndarray,
@@ -702,33 +741,13 @@ def database_effects(
         Bad shapes, negative rates, a bad period or seeds.
     """
     rate, period_s = _check_args(scenario, rate_rps, period_s, seeds)
-    db = scenario.database
-    n_rep, n_per = rate.shape
+    n_per = rate.shape[1]
     horizon_s = n_per * period_s
     ep = _episodes(scenario, n_per, period_s, list(seeds))
     rpo = _loss_windows(scenario, ep)
     lost = _lost_writes(scenario, rate, period_s, ep, rpo)
 
-    # Database state at each period mid-point.
-    def cover(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return _interval_mask(n_rep, n_per, period_s, ep.rep, a, b)
-
-    primary_out = cover(ep.start_s, ep.end_s) > 0
-    no_writes = cover(ep.start_s, ep.recovered_s) > 0
-    full = ep.rep[~ep.failover]
-    all_out = _interval_mask(
-        n_rep, n_per, period_s, full, ep.start_s[~ep.failover], ep.end_s[~ep.failover]
-    )
-    mid_s = (np.arange(n_per) + 0.5) * period_s
-    others_out = np.zeros(n_per, dtype=np.int64)
-    for g in _region_outages(scenario):
-        others_out += g.others * ((mid_s >= g.start_s) & (mid_s < g.end_s))
-    up = db.nodes - primary_out.astype(np.int64) - others_out[None, :]
-    # After a failover the new primary is one of the survivors: writes work again.
-    up = np.where(all_out > 0, 0, np.maximum(up, 0))
-    latency = database_latency(
-        scenario, rate, period_s, nodes_up=up, primary_serving=~no_writes & (up > 0)
-    )
+    latency = _latency_with_outages(scenario, rate, period_s, ep)
 
     # Step-resolution failure windows and incidents.
     share = ep.failed_share

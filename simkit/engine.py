@@ -4,8 +4,10 @@ Time has two resolutions.  The *control period* is the autoscaler's sync
 period (15 s by default): the offered rate, the instance count, crashes and
 repairs and the queueing state change only at period boundaries, and the
 Python loop runs once per period, vectorized across replications.  The
-*step* (1 s by default, a divisor of the period) carries the Poisson
-arrivals, errors, the fluid backlog and the latency quantiles.
+*step* (1 s by default, a divisor of the period) carries the errors, the fluid
+backlog and the latency quantiles.  Arrivals are one Poisson count per period per
+replication, split over the steps (multinomially, the same split whenever it is
+drawn) only in the periods resolved per step and when step arrays are asked for.
 
 Queueing model.  Each ready instance contributes ``workers_per_instance``
 servers with exponential service at ``1 / effective_service_time_s``.  While
@@ -111,11 +113,11 @@ def _offered_rate(
 def _arrivals(
     rate_rps: np.ndarray, clock: Clock, seeds: list[np.random.SeedSequence]
 ) -> np.ndarray:
-    """Arrival counts per step, shape ``(R, T)``, float32."""
-    out = np.empty((rate_rps.shape[0], clock.n_steps), dtype=np.float32)
+    """Arrival counts per period, shape ``(R, P)``, int32 (exact Poisson draws)."""
+    out = np.empty(rate_rps.shape, dtype=np.int32)
     for r, ss in enumerate(seeds):
         rng = np.random.Generator(np.random.PCG64(ss))
-        out[r] = workload.draw_arrivals(rng, rate_rps[r] * clock.step_s, clock.steps_per_period)
+        out[r] = workload.period_arrivals(rng, rate_rps[r] * clock.period_s)
     return out
 
 
@@ -244,9 +246,10 @@ def simulate(
     progress : callable, optional
         Called with the fraction done (0..1) from time to time.
     engine : {"numba", "numpy"}
-        Implementation of the sequential control loop: ``"numba"`` (default) compiled,
-        cached on disk after the first run (see :mod:`simkit.jit`); ``"numpy"`` the
-        reference.  Both give bit-identical results.
+        Implementation of the sequential control loop and of the step overlay (the
+        periods resolved per step): ``"numba"`` (default) compiled, cached on disk after
+        the first run (see :mod:`simkit.jit`); ``"numpy"`` the references.  Both give
+        bit-identical results.
 
     Returns
     -------
@@ -268,6 +271,7 @@ def simulate(
     if progress:
         progress(0.02)
     arrivals = _arrivals(rate_rps, clock, streams["arrivals"])
+    keys = workload.split_keys(streams["arrivals"])
     if progress:
         progress(0.1)
     timeline = _crash_timeline(scenario, clock, streams["failures"])
@@ -277,7 +281,17 @@ def simulate(
     plan = POLICIES[scenario.autoscaling.policy].floor(scenario, rate_rps, clock.period_s)
     noise = _departure_noise(clock, streams["departures"])
     state = control_loop(
-        scenario, clock, rate_rps, arrivals, noise, timeline, effects, plan.apply, progress, engine
+        scenario,
+        clock,
+        rate_rps,
+        arrivals,
+        keys,
+        noise,
+        timeline,
+        effects,
+        plan.apply,
+        progress,
+        engine,
     )
     if progress:
         progress(0.9)
@@ -286,6 +300,7 @@ def simulate(
         clock,
         rate_rps,
         arrivals,
+        keys,
         state,
         timeline,
         effects,

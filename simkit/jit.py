@@ -83,7 +83,6 @@ def njit(func: F | None = None, *, inline: bool = False) -> Any:
         import numba
     except ImportError:
         raise SimkitError(
-            "numba is not installed; install numba>=0.60 (a simkit dependency) "
-            "or pass engine='numpy' to simkit.simulate"
+            "numba is not installed; install numba>=0.60 (a simkit dependency)"
         ) from None
     return numba.njit(cache=True, inline="always" if inline else "never")(func)

@@ -40,6 +40,7 @@ __all__ = [
     "response_time_cdf_pdf",
     "response_time_quantile",
     "table_lookup",
+    "table_quantiles",
     "wait_time_quantile",
 ]
 
@@ -806,6 +807,60 @@ def _grid_index(grid: FloatArray, r: FloatArray) -> NDArray[np.intp]:
     return np.clip(np.searchsorted(grid, r, side="right") - 1, 0, n - 2)
 
 
+def _table_point(
+    table: LatencyTable, servers: ArrayLike, rho: ArrayLike
+) -> tuple[NDArray[np.intp], FloatArray]:
+    """Validated lookup point: flat table row ``c * n_rho + i`` of the grid node below
+    rho, and the interpolation weight towards the next node [-] (see :func:`table_lookup`)."""
+    s_raw = np.asarray(servers)
+    if s_raw.dtype.kind in "iu":
+        s = s_raw
+    else:
+        s_f = _as_float("servers", s_raw, "integer-valued")
+        _check("servers", s_f, s_f == np.round(s_f), "integer-valued")
+        s = s_f
+    r = _as_float("rho", rho, "a utilization (not NaN)")
+    s, r = np.broadcast_arrays(s, r)
+    c = np.clip(s, 1, table.max_servers).astype(np.intp)
+    grid = table.rho_grid
+    r = np.clip(r, 0.0, grid[-1])
+    i = _grid_index(grid, r)
+    x0 = np.take(grid, i)
+    w = np.clip((r - x0) / (np.take(grid, i + 1) - x0), 0.0, 1.0)
+    return c * grid.size + i, w
+
+
+def table_quantiles(table: LatencyTable, servers: ArrayLike, rho: ArrayLike) -> FloatArray:
+    """The quantiles of :func:`table_lookup` alone (no Erlang C) [mean service times].
+
+    Parameters
+    ----------
+    table : LatencyTable
+        Table from :func:`build_latency_table`.
+    servers : array_like of int
+        Number of servers [-], integer-valued.
+    rho : array_like of float
+        Utilization [-], not NaN.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``broadcast(servers, rho).shape + (n_q,)``, float64.
+    """
+    return _interpolate_quantiles(table, *_table_point(table, servers, rho))
+
+
+def _interpolate_quantiles(table: LatencyTable, row: NDArray[np.intp], w: FloatArray) -> FloatArray:
+    """Quantiles [mean service times] at the points of :func:`_table_point`."""
+    qflat = table.quantile_mu.reshape(-1, table.quantile_mu.shape[-1])
+    q0 = np.take(qflat, row, axis=0)
+    q = np.take(qflat, row + 1, axis=0)
+    q -= q0  # in place: q0 + w (q1 - q0), one temporary fewer
+    q *= w[..., None]
+    q += q0
+    return q
+
+
 def table_lookup(
     table: LatencyTable, servers: ArrayLike, rho: ArrayLike
 ) -> tuple[FloatArray, FloatArray]:
@@ -835,27 +890,7 @@ def table_lookup(
     erlang_c : numpy.ndarray
         Shape ``broadcast(servers, rho).shape``: probability of waiting [-], float64.
     """
-    s_raw = np.asarray(servers)
-    if s_raw.dtype.kind in "iu":
-        s = s_raw
-    else:
-        s_f = _as_float("servers", s_raw, "integer-valued")
-        _check("servers", s_f, s_f == np.round(s_f), "integer-valued")
-        s = s_f
-    r = _as_float("rho", rho, "a utilization (not NaN)")
-    s, r = np.broadcast_arrays(s, r)
-    c = np.clip(s, 1, table.max_servers).astype(np.intp)
-    grid = table.rho_grid
-    n = grid.size
-    r = np.clip(r, 0.0, grid[-1])
-    i = _grid_index(grid, r)
-    x0 = np.take(grid, i)
-    w = np.clip((r - x0) / (np.take(grid, i + 1) - x0), 0.0, 1.0)
-    row = c * n + i
-    qflat = table.quantile_mu.reshape(-1, table.quantile_mu.shape[-1])
-    q0 = np.take(qflat, row, axis=0)
-    q_out = q0 + w[..., None] * (np.take(qflat, row + 1, axis=0) - q0)
+    row, w = _table_point(table, servers, rho)
     eflat = table.erlang_c.reshape(-1)
     e0 = np.take(eflat, row)
-    e_out = e0 + w * (np.take(eflat, row + 1) - e0)
-    return q_out, e_out
+    return _interpolate_quantiles(table, row, w), e0 + w * (np.take(eflat, row + 1) - e0)

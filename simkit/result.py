@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from simkit import workload
 from simkit.cost import instance_price_usd_per_h
 from simkit.effects import Incident
 from simkit.errors import SimkitError
@@ -50,6 +51,8 @@ class StepOverlay:
     ----------
     replication, period : numpy.ndarray
         Indices of the overloaded periods, shape ``(n,)``.
+    arrivals : numpy.ndarray
+        Offered requests per step [count], ``(n, k)``.
     errors : numpy.ndarray
         Failed requests per step [count], ``(n, k)``.
     backlog : numpy.ndarray
@@ -65,6 +68,7 @@ class StepOverlay:
 
     replication: np.ndarray
     period: np.ndarray
+    arrivals: np.ndarray
     errors: np.ndarray
     backlog: np.ndarray
     latency_s: np.ndarray
@@ -83,9 +87,10 @@ def _hold(per_period: np.ndarray, k: int) -> np.ndarray:
 class SimResult:
     """Output of :func:`simkit.simulate`.
 
-    Step arrays (``[R, T]``, float32) are ``arrivals`` and, built on first access
-    from the period values and the :class:`StepOverlay` of the overloaded
-    periods, ``errors``, ``backlog``, ``latency_p50_s``, ``latency_p95_s`` and
+    Step arrays (``[R, T]``, float32) are built on first access from the period
+    values and the :class:`StepOverlay` of the periods resolved per step:
+    ``arrivals`` (each period's count split over its steps, the split the engine
+    uses), ``errors``, ``backlog``, ``latency_p50_s``, ``latency_p95_s`` and
     ``latency_p99_s``.  Period arrays (``[R, P]``) hold what is constant within
     a control period by construction.
 
@@ -99,8 +104,11 @@ class SimResult:
         Start of the simulation (UTC).
     step_s, period_s : float
         Simulation step and control period [s].
-    arrivals : numpy.ndarray
-        Offered requests per step [count], float32, ``[R, T]``.
+    arrivals_period : numpy.ndarray
+        Offered requests per period [count], int32, ``[R, P]``.
+    split_keys : numpy.ndarray
+        Keys of the split of each replication's period counts over the steps, uint64
+        ``[R]`` (:func:`simkit.workload.step_arrivals`).
     rate_rps : numpy.ndarray
         Offered rate per period [1/s], ``[R, P]``.
     desired_instances, ready_instances : numpy.ndarray
@@ -142,7 +150,8 @@ class SimResult:
     start: pd.Timestamp
     step_s: float
     period_s: float
-    arrivals: np.ndarray
+    arrivals_period: np.ndarray
+    split_keys: np.ndarray
     rate_rps: np.ndarray
     desired_instances: np.ndarray
     billed_instances: np.ndarray
@@ -193,6 +202,20 @@ class SimResult:
             base.reshape(base.shape[0], -1, self.steps_per_period)[rep, period] = values
         return base
 
+    def _arrivals(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Offered requests per step of replications ``rows`` (default all) [count]."""
+        counts = self.arrivals_period if rows is None else self.arrivals_period[rows]
+        n, n_per = counts.shape
+        reps = np.arange(self.replications) if rows is None else rows
+        per_step = workload.step_arrivals(
+            self.split_keys,
+            np.repeat(reps, n_per),
+            np.tile(np.arange(n_per), n),
+            counts,
+            self.steps_per_period,
+        )
+        return per_step.astype(np.float32).reshape(n, -1)
+
     def _errors(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Failed requests per step of replications ``rows`` (default all) [count]."""
         k = self.steps_per_period
@@ -206,7 +229,7 @@ class SimResult:
     def _backlog(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Fluid backlog at the end of each step of replications ``rows`` [count]."""
         n = self.replications if rows is None else rows.size
-        base = np.zeros((n, self.arrivals.shape[1]), dtype=self.arrivals.dtype)
+        base = np.zeros((n, self.n_steps), dtype=np.float32)
         return self._with_overlay(base, self.overlay.backlog, rows)
 
     def _latency(self, i: int, rows: np.ndarray | None = None) -> np.ndarray:
@@ -232,12 +255,14 @@ class SimResult:
         numpy.ndarray
             ``[len(rows), T]`` at the step resolution, the array's own unit and dtype.
         """
-        if name in _STEP_FIELDS and name in self.__dict__:  # arrivals, or built already
+        if name in _STEP_FIELDS and name in self.__dict__:  # built already
             return getattr(self, name)[rows]
         if name in _PERIOD_FIELDS:
             return np.repeat(getattr(self, name)[rows], self.steps_per_period, axis=1)
         unique, inverse = np.unique(rows, return_inverse=True)
-        if name == "errors":
+        if name == "arrivals":
+            out = self._arrivals(unique)
+        elif name == "errors":
             out = self._errors(unique)
         elif name == "backlog":
             out = self._backlog(unique)
@@ -247,6 +272,11 @@ class SimResult:
             return self.step_array(name)[rows]  # raises the error for an unknown name
         same = unique.size == rows.size and np.array_equal(unique, rows)
         return out if same else out[inverse]
+
+    @functools.cached_property
+    def arrivals(self) -> np.ndarray:
+        """Offered requests per step [count], float32, ``[R, T]``."""
+        return self._arrivals()
 
     @functools.cached_property
     def errors(self) -> np.ndarray:
@@ -277,12 +307,12 @@ class SimResult:
     @property
     def replications(self) -> int:
         """Number of replications ``R``."""
-        return int(self.arrivals.shape[0])
+        return int(self.arrivals_period.shape[0])
 
     @property
     def n_steps(self) -> int:
         """Number of steps ``T``."""
-        return int(self.arrivals.shape[1])
+        return int(self.arrivals_period.shape[1]) * self.steps_per_period
 
     @property
     def steps_per_period(self) -> int:

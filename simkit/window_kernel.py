@@ -414,8 +414,7 @@ def _served(
     the whole period when it is steady (``o < 0``; none without servers)."""
     if o < 0:
         return period_served[r, p] if servers[r, p] > 0 else 0.0
-    k = errors.shape[1]
-    return max(np.float64(arrivals[r, p * k + j]) - errors[o, j], 0.0)
+    return max(np.float64(arrivals[o, j]) - errors[o, j], 0.0)
 
 
 @njit
@@ -423,7 +422,6 @@ def components(
     periods: tuple,
     queue: tuple,
     queued_request: tuple,
-    arrivals: np.ndarray,
     overlay: tuple,
 ) -> tuple:
     """Every mixture component of a run that served requests, by replication and step.
@@ -444,11 +442,9 @@ def components(
         period's queue, ``[R, P]``.
     queued_request : tuple
         The same three for a queued request.
-    arrivals : numpy.ndarray
-        Offered requests per step [count], ``[R, T]``.
     overlay : tuple of numpy.ndarray
-        Per overlay row and step, ``[n, k]``: failed requests [count], queued [bool],
-        wait [s] and latency quantiles [s] (``[n, k, Q]``).
+        Per overlay row and step, ``[n, k]``: offered and failed requests [count],
+        queued [bool], wait [s] and latency quantiles [s] (``[n, k, Q]``).
 
     Returns
     -------
@@ -460,7 +456,7 @@ def components(
     row, served, servers, rho, backend, latency = periods
     stable_p, erl_c_p, theta_p = queue
     stable_q, erl_c_q, theta_q = queued_request
-    errors, queued, wait, step_latency = overlay
+    arrivals, errors, queued, wait, step_latency = overlay
     k, n_q = errors.shape[1], latency.shape[2]
     m = 0
     for r in range(row.shape[0]):

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simkit import queueing
+from simkit import queueing, workload
 from simkit.errors import SimkitError
 
 if TYPE_CHECKING:
@@ -71,7 +71,6 @@ def _components(result: SimResult) -> dict[str, np.ndarray]:
     stability, Erlang C and drain rate (:func:`simkit.window_kernel.components`)."""
     from simkit import window_kernel
 
-    k = result.steps_per_period
     n_rep, n_per = result.rate_rps.shape
     ov = result.overlay
     row = np.full((n_rep, n_per), -1, dtype=np.int64)
@@ -79,7 +78,7 @@ def _components(result: SimResult) -> dict[str, np.ndarray]:
     servers = result.ready_instances.astype(np.int64) * result.scenario.servers_per_instance
     cap = result.capacity_rps
     rho = np.divide(result.rate_rps, cap, out=np.zeros_like(cap), where=cap > 0)
-    per_period = result.arrivals.reshape(n_rep, n_per, k).sum(axis=2, dtype=np.float64)
+    per_period = result.arrivals_period.astype(np.float64)
     served = per_period * (1.0 - result.error_fraction)
     backend = result.backend_s.astype(np.float64)
     mu = result.scenario.service_rate_rps
@@ -89,8 +88,7 @@ def _components(result: SimResult) -> dict[str, np.ndarray]:
         (row, served, servers, rho, backend, result.latency_period_s),
         queue,
         (bool(one[0][0]), float(one[1][0]), float(one[2][0])),
-        result.arrivals,
-        (ov.errors, ov.queued, ov.wait_s, ov.latency_s),
+        (ov.arrivals, ov.errors, ov.queued, ov.wait_s, ov.latency_s),
     )
     names = ("rep", "first_step", "steps", "weight", "servers", "rho", "shift", "quantiles")
     return dict(zip((*names, "stable", "erl_c", "theta_mu"), arrays, strict=True))
@@ -320,10 +318,14 @@ def _split(result: SimResult, comp: dict[str, np.ndarray], edges: np.ndarray) ->
     step = (np.repeat(comp["first_step"][whole], k) + np.tile(np.arange(k), whole.sum())).astype(
         np.int64
     )
-    arrivals = result.arrivals[rep, step].astype(np.float64)
-    per_period = arrivals.reshape(-1, k).sum(axis=1)
+    periods = comp["first_step"][whole] // k
+    reps = comp["rep"][whole]
+    arrivals = workload.step_arrivals(
+        result.split_keys, reps, periods, result.arrivals_period[reps, periods], k
+    )
+    per_period = arrivals.sum(axis=1)
     share = np.divide(
-        arrivals.reshape(-1, k),
+        arrivals,
         per_period[:, None],
         out=np.full((per_period.size, k), 1.0 / k),
         where=per_period[:, None] > 0,

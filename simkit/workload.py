@@ -2,7 +2,8 @@
 
 Pure functions on arrays.  The offered *rate* is built at the control-period
 resolution (piecewise constant within one autoscaler sync period, 15 s by
-default); the *arrivals* are drawn at the simulation step from that rate.
+default); the *arrivals* are one Poisson count per period, split over the
+simulation steps only where a step-level value needs them.
 """
 
 from __future__ import annotations
@@ -11,20 +12,21 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from simkit.errors import TraceError
+from simkit.errors import SimkitError, TraceError
 from simkit.scenario import Workload
 
 __all__ = [
     "base_rate_rps",
-    "draw_arrivals",
     "flash_crowd_factor",
     "noise_factor",
+    "period_arrivals",
+    "split_keys",
+    "step_arrivals",
     "trace_rate_rps",
 ]
 
-#: Below this mean count per step, arrivals are exact Poisson draws; above it the
-#: normal approximation N(m, m) is used (skewness 1/sqrt(m) <= 0.32).
-POISSON_EXACT_BELOW = 10.0
+#: Most arrivals expected in one control period (int32 counts).
+MAX_PERIOD_ARRIVALS = 1e9
 
 
 def base_rate_rps(times: pd.DatetimeIndex, workload: Workload, start_s: float = 0.0) -> np.ndarray:
@@ -170,36 +172,84 @@ def trace_rate_rps(
     return np.diff(requests_at) / period_s
 
 
-def draw_arrivals(
-    rng: np.random.Generator, mean_per_step: np.ndarray, steps_per_period: int
-) -> np.ndarray:
-    """Poisson arrival counts per step, for a rate constant within each period.
-
-    Exact Poisson draws in periods whose mean count per step is below
-    :data:`POISSON_EXACT_BELOW`; elsewhere the normal approximation ``N(m, m)``
-    (rounded, clipped at 0), which is several times cheaper for large means.
+def period_arrivals(rng: np.random.Generator, mean_per_period: np.ndarray) -> np.ndarray:
+    """Poisson arrival counts per control period (exact draws).
 
     Parameters
     ----------
     rng : numpy.random.Generator
         Arrival stream of one replication.
-    mean_per_step : numpy.ndarray
-        Expected arrivals per step in each period, 1-D, shape ``(P,)``.
-    steps_per_period : int
-        Steps in one period ``k``.
+    mean_per_period : numpy.ndarray
+        Expected arrivals in each period [count], 1-D, shape ``(P,)``.
 
     Returns
     -------
     numpy.ndarray
-        Counts, float32, shape ``(P * k,)``.
+        Counts, int32, shape ``(P,)``.
+
+    Raises
+    ------
+    SimkitError
+        A period expects more than :data:`MAX_PERIOD_ARRIVALS` arrivals.
     """
-    k = steps_per_period
-    counts = rng.standard_normal((mean_per_step.size, k), dtype=np.float32)
-    counts *= np.sqrt(mean_per_step).astype(np.float32)[:, None]
-    counts += mean_per_step.astype(np.float32)[:, None]
-    np.rint(counts, out=counts)
-    np.maximum(counts, 0.0, out=counts)
-    small = np.flatnonzero(mean_per_step < POISSON_EXACT_BELOW)
-    if small.size:
-        counts[small] = rng.poisson(mean_per_step[small][:, None], size=(small.size, k))
-    return counts.reshape(-1)
+    top = float(mean_per_period.max(initial=0.0))
+    if top > MAX_PERIOD_ARRIVALS:
+        raise SimkitError(
+            f"{top:.3g} arrivals expected in one control period; allowed: at most "
+            f"{MAX_PERIOD_ARRIVALS:.3g} (lower the rate or autoscaling.sync_period_s)"
+        )
+    return rng.poisson(mean_per_period).astype(np.int32)
+
+
+def split_keys(seeds: list[np.random.SeedSequence]) -> np.ndarray:
+    """Key of each replication's split of period counts over steps, uint64 ``[R]``.
+
+    The first child of each replication's arrival stream (derived, not spawned: the
+    streams are left as they are).
+    """
+    return np.array(
+        [
+            np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, 0)).generate_state(
+                1, np.uint64
+            )[0]
+            for ss in seeds
+        ],
+        dtype=np.uint64,
+    )
+
+
+def step_arrivals(
+    keys: np.ndarray, rep: np.ndarray, period: np.ndarray, counts: np.ndarray, k: int
+) -> np.ndarray:
+    """Arrivals per step of the given periods: their counts split multinomially.
+
+    The split of a period depends on its replication's key and its index only
+    (:mod:`simkit.split_kernel`), so it is the same whenever it is drawn.
+
+    Parameters
+    ----------
+    keys : numpy.ndarray
+        :func:`split_keys`, uint64 ``[R]``.
+    rep, period : numpy.ndarray
+        Replication and period of each row, int, shape ``(n,)``.
+    counts : numpy.ndarray
+        Arrivals in each of those periods [count], int, shape ``(n,)``.
+    k : int
+        Steps per period.
+
+    Returns
+    -------
+    numpy.ndarray
+        Arrivals per step [count], float64, ``(n, k)``.
+    """
+    from simkit import split_kernel
+
+    counts = np.asarray(counts, dtype=np.int64).ravel()
+    return split_kernel.split_steps(
+        np.asarray(keys, dtype=np.uint64),
+        np.asarray(rep, dtype=np.int64).ravel(),
+        np.asarray(period, dtype=np.int64).ravel(),
+        counts,
+        int(k),
+        split_kernel.log_factorials(max(int(counts.max(initial=0)), k)),
+    )

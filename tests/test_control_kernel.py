@@ -25,7 +25,10 @@ from simkit.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP_ARRAYS = ("arrivals", "errors", "backlog", "latency_p50_s", "latency_p95_s", "latency_p99_s")
-LOOP_ARRAYS = [f.name for f in dataclasses.fields(LoopOutput)]
+#: The loop's arrays; the compiled loop's split cache is checked on its own.
+LOOP_ARRAYS = [
+    f.name for f in dataclasses.fields(LoopOutput) if f.name not in ("split_at", "split")
+]
 
 
 # ----------------------------------------------------------------------------- strategies
@@ -221,29 +224,27 @@ def test_unknown_engine_names_the_field() -> None:
 
 
 def test_unwritable_cache_folder_is_one_clear_error(tmp_path: Path) -> None:
-    """Without NUMBA_CACHE_DIR and with an unusable cache home, the compiled engine says
-    which folder and what to set; the NumPy engine still runs."""
+    """Without NUMBA_CACHE_DIR and with an unusable cache home, a run says which folder
+    and what to set, whichever the engine (both split arrivals with a compiled kernel)."""
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env["XDG_CACHE_HOME"] = str(blocker / "cache")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    code = (
-        "import simkit\n"
-        "s = simkit.load_scenario('development')\n"
-        "simkit.simulate(s, duration='1h', replications=1, engine='numpy')\n"
-        "print('numpy engine ran')\n"
-        "simkit.simulate(s, duration='1h', replications=1)\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode != 0
-    assert "numpy engine ran" in proc.stdout
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("simkit.errors.SimkitError:")
-    assert str(blocker / "cache" / "simkit" / "numba") in last
-    assert "set NUMBA_CACHE_DIR" in last
+    for engine in ("numpy", "numba"):
+        code = (
+            "import simkit\n"
+            "s = simkit.load_scenario('development')\n"
+            f"simkit.simulate(s, duration='1h', replications=1, engine={engine!r})\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode != 0
+        last = proc.stderr.strip().splitlines()[-1]
+        assert last.startswith("simkit.errors.SimkitError:")
+        assert str(blocker / "cache" / "simkit" / "numba") in last
+        assert "set NUMBA_CACHE_DIR" in last
 
 
 def test_queue_wait_kernel_matches_the_reference() -> None:
@@ -278,3 +279,22 @@ def test_queue_wait_kernel_matches_the_reference() -> None:
     )
     inside = end_s < n_per * period_s
     np.testing.assert_allclose(served_by[inside], ahead[finite][inside], rtol=1e-9)
+
+
+def test_compiled_loop_keeps_the_split_it_drew() -> None:
+    """The compiled loop's split cache holds, for every period it queued (a backlog at
+    its start among them), that period's arrivals per step as ``workload.step_arrivals``
+    draws them, one row each."""
+    from simkit import workload
+
+    s = simkit.load_scenario("development")
+    loop, result = _run(s, "numba", duration="6h", replications=3, seed=4)
+    rep, period = np.nonzero(loop.split_at >= 0)
+    rows = loop.split_at[rep, period]
+    assert rep.size > 0 and loop.split.shape == (rep.size, result.steps_per_period)
+    assert np.array_equal(np.sort(rows), np.arange(rep.size))
+    assert (loop.split_at[loop.backlog0 > 0] >= 0).all()
+    want = workload.step_arrivals(
+        result.split_keys, rep, period, result.arrivals_period[rep, period], loop.split.shape[1]
+    )
+    np.testing.assert_array_equal(loop.split[rows], want)

@@ -178,7 +178,7 @@ def mean_instances(result: SimResult) -> np.ndarray:
 
 def _totals(result: SimResult) -> tuple[np.ndarray, np.ndarray]:
     """Offered and failed requests of the run per replication [count], ``[R]`` each."""
-    return result.arrivals.sum(axis=1, dtype=np.float64), result.errors_period.sum(axis=1)
+    return result.arrivals_period.sum(axis=1, dtype=np.float64), result.errors_period.sum(axis=1)
 
 
 def kpi_frame(results: Sequence[SimResult]) -> pd.DataFrame:
@@ -260,7 +260,7 @@ def _downtime_s(result: SimResult) -> np.ndarray:
     down[ov.replication, ov.period] = False
     seconds = down.sum(axis=1) * k * result.step_s
     if ov.replication.size:
-        arr = result.arrivals.reshape(result.replications, -1, k)[ov.replication, ov.period]
+        arr = ov.arrivals
         bad = (arr > 0) & (ov.errors >= 0.5 * arr)
         seconds = seconds + np.bincount(
             ov.replication, weights=bad.sum(axis=1) * result.step_s, minlength=result.replications

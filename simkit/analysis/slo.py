@@ -59,10 +59,7 @@ def minute_series(result: SimResult) -> dict[str, np.ndarray]:
     edges = np.arange(0, result.n_steps, per_minute)
     p99 = window_latency_quantiles(result, edges)[:, :, 2]
     if per_minute % k == 0:  # minutes are whole periods: no step arrays needed
-        per_period = result.arrivals.reshape(result.replications, -1, k).sum(
-            axis=2, dtype=np.float64
-        )
-        req = np.add.reduceat(per_period, edges // k, axis=1)
+        req = np.add.reduceat(result.arrivals_period, edges // k, axis=1, dtype=np.float64)
         err = np.add.reduceat(np.asarray(result.errors_period, np.float64), edges // k, axis=1)
     else:
         req = np.add.reduceat(result.arrivals, edges, axis=1, dtype=np.float64)

@@ -175,6 +175,7 @@ class Forecaster(abc.ABC):
     calibration_steps: int = 10080
     step_s: float = field(default=float("nan"), init=False)
     _intervals: _Intervals | None = field(default=None, init=False, repr=False)
+    _fit_history: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.interval_level, int | float) or not (
@@ -200,6 +201,10 @@ class Forecaster(abc.ABC):
         step_s : float
             Length of one step [s].
 
+        The prediction intervals are calibrated on the fit history when first needed
+        (by :meth:`predict` or before the first :meth:`update`): a policy that only
+        replays point forecasts does not pay for them.
+
         Raises
         ------
         SimkitError
@@ -208,9 +213,18 @@ class Forecaster(abc.ABC):
         """
         self.step_s = _check_step_s(step_s)
         values = as_history(history, "history", min_length=self.min_history_steps)
+        self._intervals = None
         self._fit(values)
-        self._intervals = self._calibrate(values)
+        self._fit_history = values
         return self
+
+    def _calibrated(self) -> _Intervals:
+        """The prediction intervals, calibrated on the fit history on first use."""
+        if self._intervals is None:
+            assert self._fit_history is not None
+            self._intervals = self._calibrate(self._fit_history)
+            self._fit_history = None
+        return self._intervals
 
     def predict(self, horizon_steps: int) -> Forecast:
         """Forecast the next ``horizon_steps`` steps from the current state.
@@ -224,12 +238,18 @@ class Forecaster(abc.ABC):
         -------
         Forecast
             Point forecast and central prediction interval at :attr:`interval_level`.
+
+        Raises
+        ------
+        SimkitError
+            The fit history was too short to calibrate the interval (fewer than 10
+            replayed forecasts at every horizon).
         """
         horizon = check_horizon(horizon_steps)
         self._require_fitted()
+        intervals = self._calibrated()
         mean = np.maximum(self._predict_mean(horizon), 0.0)
-        assert self._intervals is not None
-        lower, upper = self._intervals.bounds(mean)
+        lower, upper = intervals.bounds(mean)
         for array in (mean, lower, upper):
             array.flags.writeable = False
         return Forecast(mean, lower, upper, float(self.interval_level), self.step_s)
@@ -269,6 +289,7 @@ class Forecaster(abc.ABC):
             Observations that follow the history, oldest first.
         """
         self._require_fitted()
+        self._calibrated()  # on the state the fit left
         if np.ndim(new_points) == 0:
             new_points = [new_points]
         values = as_history(new_points, "new_points")
@@ -314,7 +335,7 @@ class Forecaster(abc.ABC):
     @property
     def is_fitted(self) -> bool:
         """True after :meth:`fit`."""
-        return self._intervals is not None
+        return self._intervals is not None or self._fit_history is not None
 
     def _require_fitted(self) -> None:
         if not self.is_fitted:

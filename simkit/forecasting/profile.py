@@ -31,10 +31,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.signal import lfilter
 
 from simkit.errors import SimkitError
-from simkit.forecasting.base import Forecaster
+from simkit.forecasting.base import Forecaster, _Intervals
 
 __all__ = ["ProfileLevel"]
 
@@ -146,30 +145,12 @@ class ProfileLevel(Forecaster):
 
     # -- batch --------------------------------------------------------------------------
 
-    def fit(self, history: object, step_s: float = 60.0) -> ProfileLevel:
-        """Estimate ``alpha``, the profiles and the level from ``history``; return ``self``.
-
-        As :meth:`Forecaster.fit`; the profile at the history's points and the level
-        are computed once and shared by the search for ``alpha`` and the calibration of
-        the prediction intervals.
-
-        Parameters
-        ----------
-        history : array_like
-            At least :attr:`min_history_steps` values >= 0 (counts or rates), oldest first.
-        step_s : float
-            Step of the history [s]; one minute by default.
-
-        Returns
-        -------
-        ProfileLevel
-            ``self``, fitted.
-        """
+    def _calibrate(self, history: np.ndarray) -> _Intervals:
+        """As :meth:`Forecaster._calibrate`, reusing the fit's profile and level."""
         try:
-            super().fit(history, step_s)
+            return super()._calibrate(history)
         finally:
             self._fit_run = None  # only the fit's own calibration reuses it
-        return self
 
     def _profiles(self, history: np.ndarray) -> None:
         """Set the raw and smoothed daily and weekly profiles from ``history``."""
@@ -214,27 +195,27 @@ class ProfileLevel(Forecaster):
         numpy.ndarray
             The level after each point [-], shape ``(n,)``.
         """
+        from simkit.forecasting.kernels import level_path
+
         if ratio is None:
             ratio = history / self._profile_at(np.arange(history.size))
-        return lfilter([alpha], [1.0, alpha - 1.0], ratio, zi=[1.0 - alpha])[0]
+        return level_path(np.ascontiguousarray(ratio, dtype=np.float64), float(alpha))
 
     def _fit(self, history: np.ndarray) -> None:
         self._profiles(history)
         profile = self._profile_at(np.arange(history.size))  # fixed for the whole fit
         ratio = history / profile
         skip = self.day_steps  # let the level forget its start value
-        horizons = [h for h in self.fit_horizons_steps if skip + h < history.size]
+        horizons = np.array(
+            [h for h in self.fit_horizons_steps if skip + h < history.size], dtype=np.int64
+        )
         if self.alpha is not None:
             alpha = float(self.alpha)
         else:
+            from simkit.forecasting.kernels import level_loss
 
             def loss(log_alpha: float) -> float:
-                level = self._levels(history, float(np.exp(log_alpha)), ratio)
-                total = 0.0
-                for h in horizons:
-                    forecast = profile[skip + h :] * level[skip : history.size - h]
-                    total += float(np.mean(np.abs(history[skip + h :] - forecast)))
-                return total
+                return level_loss(history, profile, ratio, float(np.exp(log_alpha)), skip, horizons)
 
             result = minimize_scalar(loss, bounds=(np.log(1e-4), 0.0), method="bounded")
             alpha = float(np.exp(result.x))

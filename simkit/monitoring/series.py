@@ -212,9 +212,9 @@ error_ratio, latency_p99_s : numpy.ndarray
 # --------------------------------------------------------------------------- model
 def _per_period(result: SimResult) -> tuple[np.ndarray, np.ndarray]:
     """Offered and failed requests per period [count], float64 ``[R, P]`` each."""
-    k = result.steps_per_period
-    arrivals = result.arrivals.reshape(result.replications, -1, k).sum(axis=2, dtype=np.float64)
-    return arrivals, np.asarray(result.errors_period, dtype=np.float64)
+    return result.arrivals_period.astype(np.float64), np.asarray(
+        result.errors_period, dtype=np.float64
+    )
 
 
 def _period_latency(result: SimResult, quantile: int) -> np.ndarray:

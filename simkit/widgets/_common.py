@@ -55,7 +55,9 @@ def binned_series(result: SimResult, replication: int = 0, minutes: int = 5) -> 
     def steps(a: np.ndarray) -> np.ndarray:
         return a[replication, : n * k].reshape(-1, per_bin * k)
 
-    requests = steps(result.arrivals).sum(axis=1, dtype=np.float64)
+    requests = (
+        result.arrivals_period[replication, :n].reshape(-1, per_bin).sum(axis=1, dtype=np.float64)
+    )
     errors = steps(result.errors).sum(axis=1, dtype=np.float64)
     hours = np.arange(n // per_bin) * per_bin * result.period_s / 3600.0
     return pd.DataFrame(
