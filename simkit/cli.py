@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -145,12 +145,12 @@ def _simulate(
     )
 
 
-def _print_table(kpis: pd.DataFrame) -> None:
+def _print_table(summary: pd.DataFrame) -> None:
+    """The headline KPI table of a summary (:func:`simkit.report.format_summary`)."""
     from simkit.report import format_summary
 
-    table = format_summary(summarize(kpis))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(table.to_string())
+        print(format_summary(summary).to_string())
 
 
 def _check_times(args: argparse.Namespace) -> float:
@@ -173,7 +173,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             write_frame_csv(out, kpis)
         else:
             write_result_npz(out, result)
-    _print_table(kpis)
+    _print_table(summarize(kpis))
     if out is not None:
         print(f"wrote {out}")
     return 0
@@ -189,19 +189,19 @@ def _cores() -> int:
 
 def _in_parallel(
     tasks: Sequence[tuple[Callable[..., object], tuple]], progress: Callable[[float], None]
-) -> list:
-    """``[f(*arguments) for f, arguments in tasks]``, one worker process per core.
+) -> Iterator[tuple[int, object]]:
+    """Yield ``(i, f(*arguments))`` for the tasks ``(f, arguments)`` as they finish, run
+    on one worker process per core (this process may work between two results).
 
     Each task runs in one process from start to end (same seeds, same numbers as in
     this one); the first task to fail raises here and the rest are cancelled.
     """
     workers = min(len(tasks), _cores())
     if workers <= 1:
-        done = []
-        for f, arguments in tasks:
-            done.append(f(*arguments))
-            progress(len(done) / len(tasks))
-        return done
+        for i, (f, arguments) in enumerate(tasks):
+            yield i, f(*arguments)
+            progress((i + 1) / len(tasks))
+        return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -209,11 +209,10 @@ def _in_parallel(
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
     pool = ProcessPoolExecutor(workers, mp_context=context)
     try:
-        futures = [pool.submit(f, *arguments) for f, arguments in tasks]
+        futures = {pool.submit(f, *arguments): i for i, (f, arguments) in enumerate(tasks)}
         for n, future in enumerate(as_completed(futures), start=1):
-            future.result()  # the first failure, at once
             progress(n / len(futures))
-        return [future.result() for future in futures]
+            yield futures[future], future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -269,8 +268,9 @@ def _fit_outputs(args: argparse.Namespace, scenario: Scenario) -> pd.DataFrame:
 
 def _compare_tasks(
     args: argparse.Namespace, scenarios: Sequence[Scenario], duration_s: float
-) -> tuple[list[dict], list[dict], list[pd.DataFrame]]:
-    """Every scenario's outputs, plans and fits, computed in parallel."""
+) -> tuple[dict, list[dict], list[pd.DataFrame]]:
+    """Every scenario's outputs, capacity plans and fits, computed in parallel; the
+    outputs are summarized here (:func:`_summary`) while the plans and fits still run."""
     trace = _read_trace(args)
     freq = "5min" if duration_s > 6 * 3600 else "1min"
     tasks: list[tuple[Callable[..., object], tuple]] = [
@@ -281,13 +281,16 @@ def _compare_tasks(
     import simkit.plotting  # noqa: F401  (loaded once here, before the workers fork)
 
     show = not args.quiet and sys.stderr.isatty()
-    done = _in_parallel(tasks, _ProgressBar("compare", enabled=show))
-    n = len(scenarios)
-    return done[:n], done[n : 2 * n], done[2 * n :]
+    n, done, summary = len(scenarios), {}, {}
+    for i, value in _in_parallel(tasks, _ProgressBar("compare", enabled=show)):
+        done[i] = value
+        if not summary and all(j in done for j in range(n)):
+            summary = _summary(scenarios, [done[j] for j in range(n)])
+    return summary, [done[n + j] for j in range(n)], [done[2 * n + j] for j in range(n)]
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from simkit import analysis
+    from simkit.plotting import plot_capacity_plan
     from simkit.report import SLO_KPIS, findings, format_summary, write_report
 
     duration_s = _check_times(args)
@@ -297,19 +300,31 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         raise SimkitError(f"scenario names must differ to be compared; got {names}")
-    outputs, planned, fitted = _compare_tasks(args, scenarios, duration_s)
-    kpis = pd.concat([o["kpis"] for o in outputs], ignore_index=True)
-    comparison = analysis.compare(kpis, paired=True)
+    summary, planned, fitted = _compare_tasks(args, scenarios, duration_s)
+    comparison = summary["comparison"]
     plans = {name: p["plan"] for name, p in zip(names, planned, strict=True)}
     checks = {name: p["check"] for name, p in zip(names, planned, strict=True)}
     fits = dict(zip(names, fitted, strict=True))
     sentences = findings(comparison, plans, fits)
+    png = summary["png"]
     page = write_report(
         args.out,
-        kpis=kpis,
+        kpis=summary["kpis"],
         summary=comparison,
         scenarios=scenarios,
-        figures=_figures(scenarios, outputs, kpis, comparison, plans),
+        figures={
+            "KPI means with 95 % bootstrap confidence intervals": png["kpis"],
+            "Per-minute p99 latency": png["minute_p99"],
+            "Error budget left over the rolling SLO window (request SLI)": png["budgets"],
+            "Capacity plan: p99 latency of a seasonal day against the fixed instance count": (
+                plot_capacity_plan(plans)
+            ),
+            "Cost against SLO minutes violated (means per scenario)": png["pareto"],
+            **{
+                f"{name}: load, capacity, latency and errors (replication 0)": series
+                for name, series in zip(names, summary["series"], strict=True)
+            },
+        },
         run_info=_run_info(args, duration_s),
         sentences=sentences,
         tables={
@@ -318,7 +333,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         },
     )
     # Written first, printed after: a closed terminal pipe cannot lose the report.
-    _print_table(kpis)
+    _print_table(comparison)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print()
         print(format_summary(comparison, SLO_KPIS).to_string())
@@ -328,43 +343,39 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _figures(
-    scenarios: Sequence[Scenario],
-    outputs: Sequence[dict],
-    kpis: pd.DataFrame,
-    comparison: pd.DataFrame,
-    plans: dict,
-) -> dict:
-    """The report's figures by title: drawn here, or PNGs the workers drew."""
+def _summary(scenarios: Sequence[Scenario], outputs: Sequence[dict]) -> dict:
+    """The scenarios' KPIs, their comparison (bootstrap intervals, tests against the
+    first) and the figures drawn from them as PNGs (all but the capacity plans')."""
+    from simkit import analysis
     from simkit.plotting import (
-        plot_capacity_plan,
         plot_error_budget,
         plot_kpi_comparison,
         plot_latency_distribution,
         plot_pareto,
     )
+    from simkit.report import png_data
 
     names = [s.name for s in scenarios]
+    kpis = pd.concat([o["kpis"] for o in outputs], ignore_index=True)
+    comparison = analysis.compare(kpis, paired=True)
     means = kpis.groupby("scenario", sort=False).mean(numeric_only=True).reset_index()
-    minute_p99 = {name: o["minute_p99"] for name, o in zip(names, outputs, strict=True)}
-    budgets = {name: o["budget"] for name, o in zip(names, outputs, strict=True)}
+    shown = ("slo_good_minutes_fraction", "availability", "latency_p99_s", "pages", "cost_usd")
+    figures = {
+        "kpis": plot_kpi_comparison(comparison, shown),
+        "minute_p99": plot_latency_distribution(
+            {name: o["minute_p99"] for name, o in zip(names, outputs, strict=True)},
+            scenarios[0].slo.latency_p99_s,
+        ),
+        "budgets": plot_error_budget(
+            {name: o["budget"] for name, o in zip(names, outputs, strict=True)}
+        ),
+        "pareto": plot_pareto(means),
+    }
     return {
-        "KPI means with 95 % bootstrap confidence intervals": plot_kpi_comparison(
-            comparison,
-            ("slo_good_minutes_fraction", "availability", "latency_p99_s", "pages", "cost_usd"),
-        ),
-        "Per-minute p99 latency": plot_latency_distribution(
-            minute_p99, scenarios[0].slo.latency_p99_s
-        ),
-        "Error budget left over the rolling SLO window (request SLI)": plot_error_budget(budgets),
-        "Capacity plan: p99 latency of a seasonal day against the fixed instance count": (
-            plot_capacity_plan(plans)
-        ),
-        "Cost against SLO minutes violated (means per scenario)": plot_pareto(means),
-        **{
-            f"{name}: load, capacity, latency and errors (replication 0)": o["series"]
-            for name, o in zip(names, outputs, strict=True)
-        },
+        "kpis": kpis,
+        "comparison": comparison,
+        "png": {key: png_data(fig) for key, fig in figures.items()},
+        "series": [o["series"] for o in outputs],
     }
 
 
