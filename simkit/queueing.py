@@ -362,10 +362,8 @@ def _mean_wait(
     Callers that hold the queues' Erlang C already (:mod:`simkit.windows`) use it
     directly instead of :func:`mean_wait`.
     """
-    mu_b = np.broadcast_to(mu, stable.shape)
     out = np.full(stable.shape, np.inf)
-    out[stable] = erl_c[stable] / (theta_mu[stable] * mu_b[stable])
-    return out
+    return np.divide(erl_c, theta_mu * mu, out=out, where=stable)
 
 
 def _mean_response_time(

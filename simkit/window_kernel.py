@@ -18,7 +18,15 @@ import numpy as np
 from simkit import queueing
 from simkit.jit import njit
 
-__all__ = ["bounds", "components", "merge", "newton_step", "solve", "solve_queued"]
+__all__ = [
+    "bounds",
+    "components",
+    "merge",
+    "newton_step",
+    "queued_only",
+    "solve",
+    "solve_queued",
+]
 
 _sf_pdf = njit(queueing._response_sf_pdf, inline=True)
 
@@ -62,7 +70,7 @@ def _mixture_at(
 @njit
 def bounds(
     start: np.ndarray, count: np.ndarray, weight: np.ndarray, quantiles: np.ndarray, rho: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """What each window's component quantiles say about the window's, in one pass.
 
     Parameters
@@ -78,12 +86,13 @@ def bounds(
     -------
     tuple of numpy.ndarray
         Smallest, largest and request-weighted mean component quantile [s] (``[n, Q]``
-        each: the window's lies between the first two), and whether the window holds
-        no queued request (bool ``[n]``).
+        each: the window's lies between the first two), their relative spread (the
+        largest ``hi / lo - 1`` over the levels) [-] and whether the window holds no
+        queued request (bool ``[n]``).
     """
     n, n_q = start.size, quantiles.shape[1]
     lo, hi, mean = np.full((n, n_q), np.inf), np.full((n, n_q), -np.inf), np.zeros((n, n_q))
-    smooth = np.ones(n, np.bool_)
+    spread, smooth = np.empty(n), np.ones(n, np.bool_)
     for i in range(n):
         total = 0.0
         for k in range(start[i], start[i] + count[i]):
@@ -94,7 +103,11 @@ def bounds(
                 hi[i, j] = max(hi[i, j], quantiles[k, j])
                 mean[i, j] += weight[k] * quantiles[k, j]
         mean[i] /= total
-    return lo, hi, mean, smooth
+        ratio = -np.inf
+        for j in range(n_q):
+            ratio = max(ratio, hi[i, j] / max(lo[i, j], 1e-300))
+        spread[i] = ratio - 1.0
+    return lo, hi, mean, spread, smooth
 
 
 @njit
@@ -203,6 +216,33 @@ def solve(
                 if done:
                     break
             out[i, j] = x
+    return out
+
+
+@njit
+def queued_only(
+    start: np.ndarray, count: np.ndarray, rho: np.ndarray, servers: np.ndarray
+) -> np.ndarray:
+    """Whether every component of each window is a queued request (one server, rho 0).
+
+    Parameters
+    ----------
+    start, count
+        As for :func:`newton_step`.
+    rho, servers : numpy.ndarray
+        Utilization [-] and servers [-] of the components.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool ``[n]``.
+    """
+    out = np.ones(start.size, np.bool_)
+    for i in range(start.size):
+        for k in range(start[i], start[i] + count[i]):
+            if rho[k] != 0.0 or servers[k] != 1:
+                out[i] = False
+                break
     return out
 
 
@@ -377,8 +417,10 @@ def _merge_window(
             out[2, pos], out[3, pos] = rho[k], weight[k] * shift[k]
             pos += 1
             continue
-        node = min(max(np.searchsorted(grid, rho[k], side="right") - 1, 0), top - 1)
-        frac = min(max((rho[k] - grid[node]) / (grid[node + 1] - grid[node]), 0.0), 1.0)
+        node, frac = 0, 0.0  # a queued request (rho 0) sits on the first node
+        if rho[k] != 0.0:
+            node = min(max(np.searchsorted(grid, rho[k], side="right") - 1, 0), top - 1)
+            frac = min(max((rho[k] - grid[node]) / (grid[node + 1] - grid[node]), 0.0), 1.0)
         for side in range(2):
             part = weight[k] * (1.0 - frac) if side == 0 else weight[k] * frac
             if part <= 0.0:

@@ -188,28 +188,29 @@ def _window_quantiles(
     timeout_s = result.scenario.service.timeout_s
     n_rep, n_win = (1 if pooled else reps.size), edges.size
     comp, starts, cells, n_cell = _cells(result, edges, reps, pooled)
-    out = np.full((n_cell, len(QUANTILES)), timeout_s)
-    if cells.size == 0:
-        return out.reshape(n_rep, n_win, len(QUANTILES))
     counts = np.diff(np.r_[starts, comp["weight"].size])
-    lo, hi, mean, smooth = window_kernel.bounds(
+    lo, hi, mean, spread, smooth = window_kernel.bounds(
         starts, counts, comp["weight"], comp["quantiles"], comp["rho"]
     )
-    out[cells] = mean
-    spread = np.max(hi / np.maximum(lo, 1e-300), axis=1) - 1.0
     close = (spread > rtol) & (spread <= NEWTON_SPREAD) & smooth  # smooth: none queued
+    exact = (spread > rtol) & ~close
+    found = mean.copy()  # each window's quantiles: the mean of its components' where close
     if close.any():  # exact Newton steps from the mean
         x = mean[close]
         for _ in range(NEWTON_STEPS):
             x = _newton_step(result, comp, starts[close], counts[close], x)
             x = np.clip(x, lo[close], hi[close])
-        out[cells[close]] = x
-    exact = (spread > rtol) & ~close
+        found[close] = x
     if exact.any():
-        out[cells[exact]] = _solve(
+        found[exact] = _solve(
             result, comp, starts[exact], counts[exact], lo[exact], hi[exact], mean[exact]
         )
-    return np.minimum(out, timeout_s).reshape(n_rep, n_win, len(QUANTILES))
+    if cells.size == n_cell:  # every window served requests
+        out = found
+    else:  # the others get the timeout
+        out = np.full((n_cell, len(QUANTILES)), timeout_s)
+        out[cells] = found
+    return np.minimum(out, timeout_s, out=out).reshape(n_rep, n_win, len(QUANTILES))
 
 
 def window_latency_means(
@@ -379,8 +380,7 @@ def _solve_classes(
     others; clipped to the bracket."""
     from simkit import window_kernel
 
-    queued = np.r_[0, np.cumsum((comp["rho"] == 0.0) & (comp["servers"] == 1))]
-    closed = queued[start + counts] - queued[start] == counts
+    closed = window_kernel.queued_only(start, counts, comp["rho"], comp["servers"])
     out = np.empty((start.size, len(QUANTILES)))
     if closed.any():
         out[closed] = window_kernel.solve_queued(
