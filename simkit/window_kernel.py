@@ -505,15 +505,11 @@ def components(
         for p in range(row.shape[1]):
             for j in range(k if row[r, p] >= 0 else 1):
                 m += _served(r, p, j, row[r, p], served, servers, arrivals, errors) > 0.0
-    rep, first, steps, c = (
-        np.empty(m, np.int64),
-        np.empty(m, np.int64),
-        np.empty(m, np.int64),
-        np.empty(m, np.int64),
-    )
+    rep, first = np.empty(m, np.int64), np.empty(m, np.int64)
+    steps, c = np.empty(m, np.int32), np.empty(m, np.int32)  # k at most, servers
     weight, utilization, shift = np.empty(m), np.empty(m), np.empty(m)
     erl_c, theta_mu, stable = np.empty(m), np.empty(m), np.empty(m, np.bool_)
-    quantiles = np.empty((m, n_q))
+    quantiles = np.empty((m, n_q), np.float32)  # the engine's own float32 values
     i = 0
     for r in range(row.shape[0]):
         for p in range(row.shape[1]):
