@@ -220,16 +220,15 @@ def _in_parallel(
 def _scenario_outputs(
     args: argparse.Namespace, scenario: Scenario, trace: pd.Series | None, freq: str
 ) -> dict:
-    """Simulate one scenario and keep what the report needs: its KPIs, its time-series
-    figure (PNG), per-minute p99 [s] and the error budget left (a worker's task)."""
+    """Simulate one scenario and keep what the report needs: its KPIs, replication 0 at
+    ``freq`` (the time-series figure's frame), per-minute p99 [s] and the error budget
+    left (a worker's task; it draws nothing, so workers need no matplotlib)."""
     from simkit import analysis
-    from simkit.plotting import plot_timeseries
-    from simkit.report import png_data
 
     result = _simulate(args, scenario, trace)
     return {
         "kpis": analysis.kpi_frame([result]),
-        "series": png_data(plot_timeseries(result, 0, freq=freq)),
+        "series": result.to_frame(freq=freq, replications=[0]).droplevel("replication"),
         "minute_p99": analysis.minute_series(result)["latency_p99_s"],
         "budget": analysis.error_budget(result),
     }
@@ -278,19 +277,26 @@ def _compare_tasks(
         *((_plan_outputs, (args, s, duration_s)) for s in scenarios),
         *((_fit_outputs, (args, s)) for s in scenarios),
     ]
-    import simkit.plotting  # noqa: F401  (loaded once here, before the workers fork)
-
     show = not args.quiet and sys.stderr.isatty()
     n, done, summary = len(scenarios), {}, {}
     for i, value in _in_parallel(tasks, _ProgressBar("compare", enabled=show)):
         done[i] = value
+        if i < n:  # drawn here while the workers go on (matplotlib is loaded here only)
+            value["series"] = _series_png(value["series"], scenarios[i], freq)
         if not summary and all(j in done for j in range(n)):
             summary = _summary(scenarios, [done[j] for j in range(n)])
     return summary, [done[n + j] for j in range(n)], [done[2 * n + j] for j in range(n)]
 
 
+def _series_png(frame: pd.DataFrame, scenario: Scenario, freq: str) -> bytes:
+    """The time-series figure of replication 0 from its frame, as a PNG."""
+    from simkit.plotting import plot_timeseries_frame
+    from simkit.report import png_data
+
+    return png_data(plot_timeseries_frame(frame, scenario, 0, freq))
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from simkit.plotting import plot_capacity_plan
     from simkit.report import SLO_KPIS, findings, format_summary, write_report
 
     duration_s = _check_times(args)
@@ -306,6 +312,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     checks = {name: p["check"] for name, p in zip(names, planned, strict=True)}
     fits = dict(zip(names, fitted, strict=True))
     sentences = findings(comparison, plans, fits)
+    from simkit.plotting import plot_capacity_plan
+
     png = summary["png"]
     page = write_report(
         args.out,

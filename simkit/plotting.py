@@ -17,6 +17,7 @@ from simkit.result import SimResult
 
 if TYPE_CHECKING:
     from simkit.analysis.capacity import CapacityPlan
+    from simkit.scenario import Scenario
 
 __all__ = [
     "MAX_LINE_POINTS",
@@ -27,6 +28,7 @@ __all__ = [
     "plot_latency_distribution",
     "plot_pareto",
     "plot_timeseries",
+    "plot_timeseries_frame",
 ]
 
 
@@ -189,6 +191,30 @@ def plot_timeseries(result: SimResult, replication: int = 0, freq: str = "5min")
     matplotlib.figure.Figure
     """
     frame = result.to_frame(freq=freq, replications=[replication]).droplevel("replication")
+    return plot_timeseries_frame(frame, result.scenario, replication, freq)
+
+
+def plot_timeseries_frame(
+    frame: pd.DataFrame, scenario: Scenario, replication: int = 0, freq: str = "5min"
+) -> Figure:
+    """:func:`plot_timeseries` from the frame it draws (made elsewhere, e.g. in a worker).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        ``result.to_frame(freq=freq, replications=[replication])`` without its
+        ``replication`` level: time index, the columns of :meth:`SimResult.to_frame`.
+    scenario : Scenario
+        The simulated scenario (its name and SLO are drawn).
+    replication : int
+        The replication the frame holds (for the title).
+    freq : str
+        The frame's aggregation interval (pandas frequency).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     interval_s = pd.Timedelta(freq).total_seconds()
     fig = _figure((10, 7), (0.85, 0.85, 0.6, 0.35), grid=(3, 1), space_in=0.2)
     ax_load, ax_lat, ax_err = fig.subplots(3, 1, sharex=True)
@@ -200,12 +226,10 @@ def plot_timeseries(result: SimResult, replication: int = 0, freq: str = "5min")
     twin.set_ylabel("ready instances")
     ax_load.set_ylabel("requests / s")
     ax_load.legend(loc="upper left")
-    ax_load.set_title(f"{result.scenario.name}: replication {replication}")
+    ax_load.set_title(f"{scenario.name}: replication {replication}")
     ax_lat.plot(*_dense(t, frame["latency_p99_s"] * 1e3), label="p99", lw=1)
     ax_lat.plot(*_dense(t, frame["latency_p50_s"] * 1e3), label="p50", lw=1)
-    ax_lat.axhline(
-        result.scenario.slo.latency_p99_s * 1e3, color="red", ls="--", lw=0.8, label="SLO"
-    )
+    ax_lat.axhline(scenario.slo.latency_p99_s * 1e3, color="red", ls="--", lw=0.8, label="SLO")
     ax_lat.set_yscale("log")
     ax_lat.set_ylabel("latency [ms]")
     ax_lat.legend(loc="upper left")

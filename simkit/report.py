@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from simkit import __version__
 from simkit.analysis.kpis import KPI_COLUMNS
@@ -22,6 +21,8 @@ from simkit.io import write_frame_csv, write_text
 from simkit.scenario import Scenario
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from simkit.analysis.capacity import CapacityPlan
 
 __all__ = ["HEADLINE_KPIS", "SLO_KPIS", "findings", "format_summary", "png_data", "write_report"]
