@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -207,7 +208,7 @@ def _in_parallel(
 
     # fork: the workers start with simkit imported and cost no memory until they write
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
-    pool = ProcessPoolExecutor(workers, mp_context=context)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet_on_interrupt)
     try:
         futures = {pool.submit(f, *arguments): i for i, (f, arguments) in enumerate(tasks)}
         for n, future in enumerate(as_completed(futures), start=1):
@@ -215,6 +216,12 @@ def _in_parallel(
             yield futures[future], future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _quiet_on_interrupt() -> None:
+    """In a worker: end at once and silently on Ctrl-C (the parent says it was
+    interrupted)."""
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
 
 
 def _scenario_outputs(
