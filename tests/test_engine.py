@@ -273,3 +273,18 @@ def test_pods_without_start_up_time_are_ready_at_once(engine) -> None:
     r = simkit.simulate(s, duration="1D", replications=2, seed=3, engine=engine)
     assert r.desired_instances.max() > s.autoscaling.min_replicas  # it did scale up
     np.testing.assert_array_equal(r.ready_instances, r.desired_instances)
+
+
+def test_a_run_too_large_for_memory_is_refused_before_it_starts(monkeypatch):
+    """One line naming the size and the free memory, within a fraction of a second."""
+    from simkit import engine
+
+    assert engine.available_memory_bytes() is None or engine.available_memory_bytes() > 0
+    monkeypatch.setattr(engine, "available_memory_bytes", lambda: 4 * 2**30)
+    s = simkit.load_scenario("production")
+    with pytest.raises(simkit.SimkitError) as info:
+        simkit.simulate(s, duration="365D", replications=32)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "32 x 2,102,400 control periods" in message and "4.0 GiB available" in message
+    simkit.simulate(s, duration="1h", replications=2)  # small runs still run
