@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -116,37 +117,41 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _simulate_all(args: argparse.Namespace, scenarios: Sequence[Scenario]) -> list[SimResult]:
-    trace = None
+def _read_trace(args: argparse.Namespace) -> pd.Series | None:
+    """The ``--trace`` to replay (scaled by ``--trace-peak-rps``), or ``None``."""
     if args.trace_peak_rps is not None and not args.trace:
         raise SimkitError("--trace-peak-rps needs --trace FILE (a trace to scale)")
-    if args.trace:
-        from simkit.io import read_trace
+    if not args.trace:
+        return None
+    from simkit.io import read_trace
 
-        trace = read_trace(args.trace, peak_rps=args.trace_peak_rps)
-    results = []
-    for scenario in scenarios:
-        bar = _ProgressBar(scenario.name, enabled=not args.quiet and sys.stderr.isatty())
-        results.append(
-            simulate(
-                scenario,
-                duration=args.duration,
-                step=args.step,
-                replications=args.replications,
-                seed=args.seed,
-                trace=trace,
-                progress=bar,
-            )
-        )
-    return results
+    return read_trace(args.trace, peak_rps=args.trace_peak_rps)
 
 
-def _print_table(kpis: pd.DataFrame) -> None:
+def _simulate(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    trace: pd.Series | None,
+    progress: Callable[[float], None] | None = None,
+) -> SimResult:
+    """One scenario simulated with the command's duration, step, replications and seed."""
+    return simulate(
+        scenario,
+        duration=args.duration,
+        step=args.step,
+        replications=args.replications,
+        seed=args.seed,
+        trace=trace,
+        progress=progress,
+    )
+
+
+def _print_table(summary: pd.DataFrame) -> None:
+    """The headline KPI table of a summary (:func:`simkit.report.format_summary`)."""
     from simkit.report import format_summary
 
-    table = format_summary(summarize(kpis))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(table.to_string())
+        print(format_summary(summary).to_string())
 
 
 def _check_times(args: argparse.Namespace) -> float:
@@ -161,29 +166,144 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix not in (".csv", ".npz"):
         raise SimkitError(f"--out = {args.out!r} must end in .csv (KPIs) or .npz (arrays)")
-    (result,) = _simulate_all(args, [scenario])
+    bar = _ProgressBar(scenario.name, enabled=not args.quiet and sys.stderr.isatty())
+    result = _simulate(args, scenario, _read_trace(args), bar)
     kpis = kpi_frame([result])
     if out is not None:  # write first: a failed write leaves no half output on stdout
         if out.suffix == ".csv":
             write_frame_csv(out, kpis)
         else:
             write_result_npz(out, result)
-    _print_table(kpis)
+    _print_table(summarize(kpis))
     if out is not None:
         print(f"wrote {out}")
     return 0
 
 
-def _cmd_compare(args: argparse.Namespace) -> int:
+def _cores() -> int:
+    """Processors this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _in_parallel(
+    tasks: Sequence[tuple[Callable[..., object], tuple]], progress: Callable[[float], None]
+) -> Iterator[tuple[int, object]]:
+    """Yield ``(i, f(*arguments))`` for the tasks ``(f, arguments)`` as they finish, run
+    on one worker process per core (this process may work between two results).
+
+    Each task runs in one process from start to end (same seeds, same numbers as in
+    this one); the first task to fail raises here and the rest are cancelled.
+    """
+    workers = min(len(tasks), _cores())
+    if workers <= 1:
+        for i, (f, arguments) in enumerate(tasks):
+            yield i, f(*arguments)
+            progress((i + 1) / len(tasks))
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # fork: the workers start with simkit imported and cost no memory until they write
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet_on_interrupt)
+    try:
+        futures = {pool.submit(f, *arguments): i for i, (f, arguments) in enumerate(tasks)}
+        for n, future in enumerate(as_completed(futures), start=1):
+            progress(n / len(futures))
+            yield futures[future], future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _quiet_on_interrupt() -> None:
+    """In a worker: end at once and silently on Ctrl-C (the parent says it was
+    interrupted)."""
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
+
+
+def _scenario_outputs(
+    args: argparse.Namespace, scenario: Scenario, trace: pd.Series | None, freq: str
+) -> dict:
+    """Simulate one scenario and keep what the report needs: its KPIs, replication 0 at
+    ``freq`` (the time-series figure's frame), per-minute p99 [s] and the error budget
+    left (a worker's task; it draws nothing, so workers need no matplotlib)."""
     from simkit import analysis
-    from simkit.plotting import (
-        plot_capacity_plan,
-        plot_error_budget,
-        plot_kpi_comparison,
-        plot_latency_distribution,
-        plot_pareto,
-        plot_timeseries,
+
+    result = _simulate(args, scenario, trace)
+    return {
+        "kpis": analysis.kpi_frame([result]),
+        "series": result.to_frame(freq=freq, replications=[0]).droplevel("replication"),
+        "minute_p99": analysis.minute_series(result)["latency_p99_s"],
+        "budget": analysis.error_budget(result),
+    }
+
+
+def _plan_outputs(args: argparse.Namespace, scenario: Scenario, duration_s: float) -> dict:
+    """Capacity plan for a seasonal day and its check at the peak held constant, simulated
+    and by Erlang C (a worker's task)."""
+    from simkit import analysis
+
+    plan_s = min(duration_s, 86400.0)  # one weekday at most
+    peak = analysis.seasonal_peak_rps(scenario, plan_s)
+    plan = analysis.capacity_plan(
+        scenario,
+        None,
+        peak,
+        load="seasonal",
+        duration=plan_s,
+        replications=min(args.replications, 16),
+        seed=args.seed,
     )
+    constant = analysis.capacity_plan(
+        scenario, None, peak, replications=8, seed=args.seed, curve_margin=0
+    )
+    return {"plan": plan, "check": (constant, analysis.analytic_instances(scenario, peak))}
+
+
+def _fit_outputs(args: argparse.Namespace, scenario: Scenario) -> pd.DataFrame:
+    """Failure-time fits over 28 days (a worker's task)."""
+    from simkit import analysis
+
+    return analysis.fit_failure_times(
+        scenario, duration="28D", replications=args.replications, seed=args.seed
+    )
+
+
+def _compare_tasks(
+    args: argparse.Namespace, scenarios: Sequence[Scenario], duration_s: float
+) -> tuple[dict, list[dict], list[pd.DataFrame]]:
+    """Every scenario's outputs, capacity plans and fits, computed in parallel; the
+    outputs are summarized here (:func:`_summary`) while the plans and fits still run."""
+    trace = _read_trace(args)
+    freq = "5min" if duration_s > 6 * 3600 else "1min"
+    tasks: list[tuple[Callable[..., object], tuple]] = [
+        *((_scenario_outputs, (args, s, trace, freq)) for s in scenarios),
+        *((_plan_outputs, (args, s, duration_s)) for s in scenarios),
+        *((_fit_outputs, (args, s)) for s in scenarios),
+    ]
+    show = not args.quiet and sys.stderr.isatty()
+    n, done, summary = len(scenarios), {}, {}
+    for i, value in _in_parallel(tasks, _ProgressBar("compare", enabled=show)):
+        done[i] = value
+        if i < n:  # drawn here while the workers go on (matplotlib is loaded here only)
+            value["series"] = _series_png(value["series"], scenarios[i], freq)
+        if not summary and all(j in done for j in range(n)):
+            summary = _summary(scenarios, [done[j] for j in range(n)])
+    return summary, [done[n + j] for j in range(n)], [done[2 * n + j] for j in range(n)]
+
+
+def _series_png(frame: pd.DataFrame, scenario: Scenario, freq: str) -> bytes:
+    """The time-series figure of replication 0 from its frame, as a PNG."""
+    from simkit.plotting import plot_timeseries_frame
+    from simkit.report import png_data
+
+    return png_data(plot_timeseries_frame(frame, scenario, 0, freq))
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
     from simkit.report import SLO_KPIS, findings, format_summary, write_report
 
     duration_s = _check_times(args)
@@ -193,60 +313,90 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         raise SimkitError(f"scenario names must differ to be compared; got {names}")
-    show = not args.quiet and sys.stderr.isatty()
-    frames, series, minute_p99, budgets = [], {}, {}, {}
-    freq = "5min" if duration_s > 6 * 3600 else "1min"
-    for scenario in scenarios:  # one result in memory at a time
-        (result,) = _simulate_all(args, [scenario])
-        frames.append(analysis.kpi_frame([result]))
-        series[f"{scenario.name}: load, capacity, latency and errors (replication 0)"] = (
-            plot_timeseries(result, 0, freq=freq)
-        )
-        minute_p99[scenario.name] = analysis.minute_series(result)["latency_p99_s"]
-        budgets[scenario.name] = analysis.error_budget(result)
-        del result
-    kpis = pd.concat(frames, ignore_index=True)
-    comparison = analysis.compare(kpis, paired=True)
-    plans, checks, fits = {}, {}, {}
-    for scenario in scenarios:
-        bar = _ProgressBar(f"plan {scenario.name}"[:14], enabled=show)
-        plan_s = min(duration_s, 86400.0)  # one weekday at most
-        peak = analysis.seasonal_peak_rps(scenario, plan_s)
-        plans[scenario.name] = analysis.capacity_plan(
-            scenario,
-            None,
-            peak,
-            load="seasonal",
-            duration=plan_s,
-            replications=min(args.replications, 16),
-            seed=args.seed,
-            progress=bar,
-        )
-        constant = analysis.capacity_plan(
-            scenario, None, peak, replications=8, seed=args.seed, curve_margin=0
-        )
-        checks[scenario.name] = (constant, analysis.analytic_instances(scenario, peak))
-        fits[scenario.name] = analysis.fit_failure_times(
-            scenario, duration="28D", replications=args.replications, seed=args.seed
-        )
-    means = kpis.groupby("scenario", sort=False).mean(numeric_only=True).reset_index()
-    figures = {
-        "KPI means with 95 % bootstrap confidence intervals": plot_kpi_comparison(
-            comparison,
-            ("slo_good_minutes_fraction", "availability", "latency_p99_s", "pages", "cost_usd"),
-        ),
-        "Per-minute p99 latency": plot_latency_distribution(
-            minute_p99, scenarios[0].slo.latency_p99_s
-        ),
-        "Error budget left over the rolling SLO window (request SLI)": plot_error_budget(budgets),
-        "Capacity plan: p99 latency of a seasonal day against the fixed instance count": (
-            plot_capacity_plan(plans)
-        ),
-        "Cost against SLO minutes violated (means per scenario)": plot_pareto(means),
-        **series,
-    }
+    summary, planned, fitted = _compare_tasks(args, scenarios, duration_s)
+    comparison = summary["comparison"]
+    plans = {name: p["plan"] for name, p in zip(names, planned, strict=True)}
+    checks = {name: p["check"] for name, p in zip(names, planned, strict=True)}
+    fits = dict(zip(names, fitted, strict=True))
     sentences = findings(comparison, plans, fits)
-    plan_table = pd.DataFrame(
+    from simkit.plotting import plot_capacity_plan
+
+    png = summary["png"]
+    page = write_report(
+        args.out,
+        kpis=summary["kpis"],
+        summary=comparison,
+        scenarios=scenarios,
+        figures={
+            "KPI means with 95 % bootstrap confidence intervals": png["kpis"],
+            "Per-minute p99 latency": png["minute_p99"],
+            "Error budget left over the rolling SLO window (request SLI)": png["budgets"],
+            "Capacity plan: p99 latency of a seasonal day against the fixed instance count": (
+                plot_capacity_plan(plans)
+            ),
+            "Cost against SLO minutes violated (means per scenario)": png["pareto"],
+            **{
+                f"{name}: load, capacity, latency and errors (replication 0)": series
+                for name, series in zip(names, summary["series"], strict=True)
+            },
+        },
+        run_info=_run_info(args, duration_s),
+        sentences=sentences,
+        tables={
+            "Capacity plan at the peak": _plan_table(plans, checks),
+            "Failure-time fits (exponential, censored MLE)": pd.concat(fits, names=["scenario"]),
+        },
+    )
+    # Written first, printed after: a closed terminal pipe cannot lose the report.
+    _print_table(comparison)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print()
+        print(format_summary(comparison, SLO_KPIS).to_string())
+    for text in sentences:
+        print(f"- {text}")
+    print(f"report: {page}")
+    return 0
+
+
+def _summary(scenarios: Sequence[Scenario], outputs: Sequence[dict]) -> dict:
+    """The scenarios' KPIs, their comparison (bootstrap intervals, tests against the
+    first) and the figures drawn from them as PNGs (all but the capacity plans')."""
+    from simkit import analysis
+    from simkit.plotting import (
+        plot_error_budget,
+        plot_kpi_comparison,
+        plot_latency_distribution,
+        plot_pareto,
+    )
+    from simkit.report import png_data
+
+    names = [s.name for s in scenarios]
+    kpis = pd.concat([o["kpis"] for o in outputs], ignore_index=True)
+    comparison = analysis.compare(kpis, paired=True)
+    means = kpis.groupby("scenario", sort=False).mean(numeric_only=True).reset_index()
+    shown = ("slo_good_minutes_fraction", "availability", "latency_p99_s", "pages", "cost_usd")
+    figures = {
+        "kpis": plot_kpi_comparison(comparison, shown),
+        "minute_p99": plot_latency_distribution(
+            {name: o["minute_p99"] for name, o in zip(names, outputs, strict=True)},
+            scenarios[0].slo.latency_p99_s,
+        ),
+        "budgets": plot_error_budget(
+            {name: o["budget"] for name, o in zip(names, outputs, strict=True)}
+        ),
+        "pareto": plot_pareto(means),
+    }
+    return {
+        "kpis": kpis,
+        "comparison": comparison,
+        "png": {key: png_data(fig) for key, fig in figures.items()},
+        "series": [o["series"] for o in outputs],
+    }
+
+
+def _plan_table(plans: dict, checks: dict) -> pd.DataFrame:
+    """The capacity plans and their checks, one column per scenario."""
+    return pd.DataFrame(
         {
             name: {
                 "seasonal peak [req/s]": plan.peak_rate_rps,
@@ -261,43 +411,25 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             for name, plan in plans.items()
         }
     )
-    fit_table = pd.concat(fits, names=["scenario"])
-    page = write_report(
-        args.out,
-        kpis=kpis,
-        summary=comparison,
-        scenarios=scenarios,
-        figures=figures,
-        run_info={
-            "seed": str(args.seed),
-            "duration": format_duration(duration_s),
-            "step": str(args.step),
-            "replications": str(args.replications),
-            "trace": args.trace or "synthetic workload",
-            "capacity plan": (
-                "fewest fixed instances meeting the SLO in >= 95 % of "
-                f"{min(args.replications, 16)} replications of the first "
-                f"{format_duration(min(duration_s, 86400.0))} of the scenario's workload "
-                "(seasonality, noise, flash crowds), checked against Erlang C for its peak "
-                "held constant (1 h, 8 replications)"
-            ),
-            "failure fits": f"28 days, {args.replications} replications, 1 s resolution",
-        },
-        sentences=sentences,
-        tables={
-            "Capacity plan at the peak": plan_table,
-            "Failure-time fits (exponential, censored MLE)": fit_table,
-        },
-    )
-    # Written first, printed after: a closed terminal pipe cannot lose the report.
-    _print_table(kpis)
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print()
-        print(format_summary(comparison, SLO_KPIS).to_string())
-    for text in sentences:
-        print(f"- {text}")
-    print(f"report: {page}")
-    return 0
+
+
+def _run_info(args: argparse.Namespace, duration_s: float) -> dict[str, str]:
+    """The run's settings as the report lists them."""
+    return {
+        "seed": str(args.seed),
+        "duration": format_duration(duration_s),
+        "step": str(args.step),
+        "replications": str(args.replications),
+        "trace": args.trace or "synthetic workload",
+        "capacity plan": (
+            "fewest fixed instances meeting the SLO in >= 95 % of "
+            f"{min(args.replications, 16)} replications of the first "
+            f"{format_duration(min(duration_s, 86400.0))} of the scenario's workload "
+            "(seasonality, noise, flash crowds), checked against Erlang C for its peak "
+            "held constant (1 h, 8 replications)"
+        ),
+        "failure fits": f"28 days, {args.replications} replications, 1 s resolution",
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -191,13 +191,6 @@ def _stable_and_theta(
     return stable, np.minimum(erl_c, 1.0), theta_mu
 
 
-def _h(x: FloatArray) -> FloatArray:
-    """``(1 - exp(-x)) / x`` for ``x >= 0`` with the limit 1 at 0 (no cancellation)."""
-    pos = x > 0
-    xs = np.where(pos, x, 1.0)
-    return np.where(pos, -np.expm1(-xs) / xs, 1.0)
-
-
 def _response_sf_pdf(
     tau: FloatArray, erl_c: FloatArray, theta_mu: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
@@ -207,10 +200,19 @@ def _response_sf_pdf(
     ``l h t e^{-l t} g((h - l) t)`` with ``l <= h`` and ``g(x) = (1 - e^{-x})/x``. Both are
     free of the ``1/(h - l)`` cancellation, so ``theta == mu`` (Erlang-2) and nearly equal
     rates need no special case.
+
+    The one formula of the M/M/c response time: NumPy evaluates it on arrays, and
+    :mod:`simkit.window_kernel` compiles this same function with numba for scalars
+    (hence arithmetic and NumPy ufuncs only: no call to a helper, and no ``np.where``,
+    which allocates an array per scalar call in numba).
     """
     lo = np.minimum(theta_mu, 1.0)
     hi = np.maximum(theta_mu, 1.0)
-    g = _h((hi - lo) * tau)
+    x = (hi - lo) * tau  # >= 0
+    # g(x) = (1 - exp(-x)) / x without cancellation, and its limit 1 at x = 0: adding
+    # and multiplying by the 0/1 flag keeps every other value exact.
+    at_0 = x == 0.0
+    g = -np.expm1(-(x + at_0)) / (x + at_0) * (1.0 - at_0) + at_0
     e_lo = np.exp(-lo * tau)
     e_s = np.exp(-tau)
     sf = (1.0 - erl_c) * e_s + erl_c * e_lo * (1.0 + lo * tau * g)
@@ -349,11 +351,26 @@ def mean_wait(servers: ArrayLike, arrival_rate: ArrayLike, service_rate: ArrayLi
         Mean wait before service starts [s]; ``inf`` when unstable.
     """
     c, lam, mu = _validate_queue(servers, arrival_rate, service_rate)
-    stable, erl_c, theta_mu = _stable_and_theta(c, lam, mu)
-    mu_b = np.broadcast_to(mu, stable.shape)
+    return _out(_mean_wait(*_stable_and_theta(c, lam, mu), mu))
+
+
+def _mean_wait(
+    stable: np.ndarray, erl_c: FloatArray, theta_mu: FloatArray, mu: ArrayLike
+) -> FloatArray:
+    """``W_q = C / (c mu - lambda)`` [s] from :func:`_stable_and_theta`; ``inf`` when unstable.
+
+    Callers that hold the queues' Erlang C already (:mod:`simkit.windows`) use it
+    directly instead of :func:`mean_wait`.
+    """
     out = np.full(stable.shape, np.inf)
-    out[stable] = erl_c[stable] / (theta_mu[stable] * mu_b[stable])
-    return _out(out)
+    return np.divide(erl_c, theta_mu * mu, out=out, where=stable)
+
+
+def _mean_response_time(
+    stable: np.ndarray, erl_c: FloatArray, theta_mu: FloatArray, mu: ArrayLike
+) -> FloatArray:
+    """``W_q + 1/mu`` [s] from :func:`_stable_and_theta` (see :func:`_mean_wait`)."""
+    return _mean_wait(stable, erl_c, theta_mu, mu) + 1.0 / np.asarray(mu, dtype=np.float64)
 
 
 def mean_response_time(
@@ -375,9 +392,8 @@ def mean_response_time(
     numpy.ndarray or numpy.float64
         Mean time from arrival to departure [s]; ``inf`` when unstable.
     """
-    wq = np.asarray(mean_wait(servers, arrival_rate, service_rate))
-    mu = np.asarray(service_rate, dtype=np.float64)
-    return _out(np.asarray(wq + 1.0 / mu))
+    c, lam, mu = _validate_queue(servers, arrival_rate, service_rate)
+    return _out(np.asarray(_mean_response_time(*_stable_and_theta(c, lam, mu), mu)))
 
 
 def response_time_cdf(

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from simkit import __version__
 from simkit.analysis.kpis import KPI_COLUMNS
@@ -22,9 +21,11 @@ from simkit.io import write_frame_csv, write_text
 from simkit.scenario import Scenario
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from simkit.analysis.capacity import CapacityPlan
 
-__all__ = ["HEADLINE_KPIS", "SLO_KPIS", "findings", "format_summary", "write_report"]
+__all__ = ["HEADLINE_KPIS", "SLO_KPIS", "findings", "format_summary", "png_data", "write_report"]
 
 #: KPIs shown in the terminal table and at the top of the report.
 HEADLINE_KPIS = (
@@ -80,10 +81,27 @@ def format_summary(summary: pd.DataFrame, kpis: Sequence[str] = HEADLINE_KPIS) -
     return table.loc[[k for k in kpis if k in table.index]]
 
 
-def _png(fig: Figure) -> str:
+def png_data(fig: Figure) -> bytes:
+    """The figure as the report embeds it: a PNG at 80 dpi.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        Any figure of :mod:`simkit.plotting`.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+    """
     buf = _io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def _png(fig: Figure | bytes) -> str:
+    """Base64 of the figure's PNG (:func:`png_data`), or of a PNG rendered already."""
+    return base64.b64encode(fig if isinstance(fig, bytes) else png_data(fig)).decode("ascii")
 
 
 def _pct(value: float) -> str:
@@ -168,7 +186,7 @@ def write_report(
     kpis: pd.DataFrame,
     summary: pd.DataFrame,
     scenarios: Sequence[Scenario],
-    figures: dict[str, Figure],
+    figures: dict[str, Figure | bytes],
     run_info: dict[str, str],
     sentences: Sequence[str] = (),
     tables: dict[str, pd.DataFrame] | None = None,
@@ -190,8 +208,9 @@ def write_report(
         test columns of ``compare``).
     scenarios : sequence of Scenario
         The scenarios compared (shown in full in the page).
-    figures : dict of str to Figure
-        Title to figure; embedded as PNG.
+    figures : dict of str to Figure or bytes
+        Title to figure, embedded as PNG, or to a PNG rendered already by
+        :func:`png_data` (e.g. in a worker process).
     run_info : dict of str to str
         Seed, duration, step, replications and similar.
     sentences : sequence of str

@@ -216,7 +216,7 @@ class SimResult:
     def _errors(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Failed requests per step of replications ``rows`` (default all) [count]."""
         k = self.steps_per_period
-        arrivals = self.arrivals if rows is None else self.arrivals[rows]
+        arrivals = self.arrivals if rows is None else self._step_rows("arrivals", rows)
         fraction = self.error_fraction if rows is None else self.error_fraction[rows]
         out = np.empty_like(arrivals)
         n = arrivals.shape[0]

@@ -240,3 +240,23 @@ def test_report_escapes_user_text(tmp_path: Path) -> None:
     assert "<b>" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert pd.read_csv(tmp_path / "kpis.csv")["scenario"].tolist() == [evil, evil]
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def _fail(x: int) -> int:
+    raise simkit.SimkitError(f"task {x} failed")
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_parallel_tasks_give_every_result_and_raise_a_failure(monkeypatch, cores) -> None:
+    """compare's tasks: each result once, by task index, whether in workers or here."""
+    from simkit import cli
+
+    monkeypatch.setattr(cli, "_cores", lambda: cores)
+    done = dict(cli._in_parallel([(_square, (i,)) for i in range(5)], lambda fraction: None))
+    assert done == {i: i * i for i in range(5)}
+    with pytest.raises(simkit.SimkitError, match="task 3 failed"):
+        list(cli._in_parallel([(_square, (1,)), (_fail, (3,))], lambda fraction: None))

@@ -48,6 +48,7 @@ LAYERS: dict[str, int] = {
     "simkit.outcome_kernel": 2,
     "simkit.result": 2,
     "simkit.windows": 2,
+    "simkit.window_kernel": 2,
     "simkit.engine": 2,
     # 3: KPIs and analysis of results
     "simkit.analysis": 3,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import simkit
@@ -59,6 +60,31 @@ def test_error_budget_pareto_and_capacity_figures(results) -> None:
     fig = plotting.plot_capacity_plan({"production": plan})
     assert fig.axes[0].get_xlabel() == "instances"
     assert fig.axes[0].get_ylabel() == "run p99 latency [ms]"
+
+
+def test_report_figures_keep_their_text_on_the_canvas(results) -> None:
+    """Fixed margins (no layout engine): every label, title and legend inside the figure."""
+    comparison = analysis.compare(results, n_resamples=199)
+    means = analysis.kpi_frame(results).groupby("scenario").mean(numeric_only=True).reset_index()
+    plan = analysis.capacity_plan(
+        simkit.load_scenario("production"), None, 150.0, replications=2, duration="15min"
+    )
+    figures = [
+        plotting.plot_timeseries(results[1], 0, freq="1min"),
+        plotting.plot_kpi_comparison(
+            comparison, ("slo_good_minutes_fraction", "availability", "latency_p99_s", "cost_usd")
+        ),
+        plotting.plot_latency_distribution(results),
+        plotting.plot_error_budget({r.scenario.name: analysis.error_budget(r) for r in results}),
+        plotting.plot_pareto(means),
+        plotting.plot_capacity_plan({"production": plan}),
+    ]
+    for fig in figures:
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        box = fig.get_tightbbox(renderer)  # [in]
+        width, height = fig.get_size_inches()
+        assert box.x0 >= -0.01 and box.y0 >= -0.01, box
+        assert box.x1 <= width + 0.01 and box.y1 <= height + 0.01, box
 
 
 def _spiky(n: int, seed: int) -> np.ndarray:

@@ -121,6 +121,27 @@ def test_merged_windows_agree_with_the_unmerged_solve(surge, monkeypatch) -> Non
     np.testing.assert_allclose(merged, fine, rtol=5e-4)
 
 
+def test_merge_error_near_saturation_is_below_1e4(monkeypatch) -> None:
+    """M/M/1 at utilizations 0.80..0.985, the merge's utilization grid at its worst."""
+    rng = np.random.default_rng(0)
+    rate = np.repeat(rng.uniform(0.80, 0.985, 240), 15) * MU
+    hot = simkit.simulate(
+        queue_scenario(1),
+        duration="1h",
+        step="1s",
+        replications=4,
+        seed=2,
+        trace=per_second_trace(rate),
+    )
+    edges = np.arange(0, 3600, 600)
+    fine = window_latency_quantiles(hot, edges, rtol=0.0, pooled=True)
+    hot._cache.clear()
+    monkeypatch.setattr(windows, "MERGE_ABOVE", 8)
+    merged = window_latency_quantiles(hot, edges, rtol=0.0, pooled=True)
+    hot._cache.clear()
+    assert np.max(np.abs(merged / fine - 1.0)) < 1e-4
+
+
 def test_window_means_are_the_mixture_means(surge) -> None:
     """Mean of the mixture = integral of its survival function, computed here by quad."""
     from scipy import integrate
@@ -171,3 +192,60 @@ def test_instance_loss_minutes_match_the_exact_transient_solver() -> None:
     assert np.max(np.abs(rel)) < 0.10, rel
     assert np.mean(np.abs(rel[3:10])) < 0.03, rel
     np.testing.assert_allclose(whole, exact[-1], rtol=0.02)
+
+
+def _random_windows(queued_only: bool = False) -> tuple:
+    """Three windows of random M/M/c components (the first ones queued requests)."""
+    rng = np.random.default_rng(7)
+    n = 200
+    c = rng.integers(1, 12, n).astype(np.float64)
+    rho = rng.uniform(0.0, 0.98, n)
+    queued = np.arange(n) < 30 if not queued_only else np.ones(n, dtype=bool)
+    c[queued], rho[queued] = 1.0, 0.0
+    shift = rng.uniform(0.0, 0.5, n) + 2.0 * queued
+    weight = rng.uniform(0.1, 5.0, n)
+    stable, erl_c, theta_mu = queueing._stable_and_theta(c, rho * c * MU, MU)
+    start, count = np.array([0, 50, 120]), np.array([50, 70, 80])
+    return start, count, (weight, erl_c, theta_mu, stable, shift), (c, rho * c * MU)
+
+
+def test_compiled_mixture_is_the_numpy_formula() -> None:
+    """The compiled loops evaluate queueing's M/M/c formula, compiled from the same
+    function; numba's cache does not see edits to queueing.py, so a stale kernel
+    fails here."""
+    from simkit import window_kernel
+
+    start, count, comp, (c, lam) = _random_windows()
+    weight, shift = comp[0], comp[4]
+    x0 = np.random.default_rng(1).uniform(0.05, 3.0, (3, 3))
+    levels = np.asarray(QUANTILES)
+    got = window_kernel.newton_step(x0, start, count, comp, MU, levels)
+    for i, (s, n) in enumerate(zip(start, count, strict=True)):
+        part = slice(s, s + n)
+        w = weight[part] / weight[part].sum()
+        t = x0[i][:, None] - shift[part]
+        cdf, pdf = queueing.response_time_cdf_pdf(t, c[part], lam[part], MU)
+        step = (levels - (w * cdf).sum(axis=1)) / (w * pdf).sum(axis=1)
+        np.testing.assert_allclose(got[i], x0[i] + step, rtol=1e-12)
+
+
+def test_compiled_solves_agree_with_mixture_quantile() -> None:
+    from simkit import window_kernel
+
+    levels = np.asarray(QUANTILES)
+    for queued_only in (False, True):
+        start, count, comp, (c, lam) = _random_windows(queued_only)
+        weight, shift = comp[0], comp[4]
+        expected = np.array(
+            [
+                queueing.mixture_quantile(levels, weight[s : s + n], c[s : s + n],
+                                          lam[s : s + n], MU, shift[s : s + n])
+                for s, n in zip(start, count, strict=True)
+            ]
+        )  # fmt: skip
+        lo, hi = np.zeros((3, 3)), np.full((3, 3), 100.0)
+        got = window_kernel.solve(start, count, comp, MU, levels, (lo, hi, lo), 1e-12)
+        np.testing.assert_allclose(got, expected, rtol=1e-10)
+        if queued_only:
+            closed = window_kernel.solve_queued(start, count, weight, shift, MU, levels)
+            np.testing.assert_allclose(closed, expected, rtol=1e-10)

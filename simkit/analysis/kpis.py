@@ -21,7 +21,7 @@ from simkit.monitoring.alerts import alert_kpis
 from simkit.result import SimResult
 from simkit.windows import window_latency_means
 
-__all__ = ["ID_COLUMNS", "KPI_COLUMNS", "kpi_frame", "kpis"]
+__all__ = ["ID_COLUMNS", "KPI_COLUMNS", "availability", "kpi_frame", "kpis", "mean_instances"]
 
 #: Columns that identify a row of :func:`kpis`.
 ID_COLUMNS = ("scenario", "replication", "seed")
@@ -101,11 +101,7 @@ def kpis(result: SimResult) -> pd.DataFrame:
         raise SimkitError(f"result must be a SimResult, got {type(result).__name__}")
     n_rep = result.replications
     zeros = np.zeros(n_rep)
-    requests = result.arrivals_period.sum(axis=1, dtype=np.float64)
-    errors = result.errors_period.sum(axis=1)
-    availability = np.divide(
-        requests - errors, requests, out=np.ones_like(requests), where=requests > 0
-    )
+    requests, errors = _totals(result)
     instance_hours = result.billed_instances.sum(axis=1, dtype=np.float64) * (
         result.period_s / 3600.0
     )
@@ -114,13 +110,13 @@ def kpis(result: SimResult) -> pd.DataFrame:
     data = {
         "requests": requests,
         "errors": errors,
-        "availability": availability,
+        "availability": availability(result),
         "latency_p50_s": result.run_latency_s[:, 0],
         "latency_p95_s": result.run_latency_s[:, 1],
         "latency_p99_s": result.run_latency_s[:, 2],
         "latency_mean_s": window_latency_means(result, np.array([0]))[:, 0],
         **_slo_kpis(result, requests, errors),
-        "mean_instances": desired.mean(axis=1),
+        "mean_instances": mean_instances(result),
         "max_instances": desired.max(axis=1),
         "mean_ready_instances": result.ready_instances.mean(axis=1),
         "instance_hours": instance_hours,
@@ -145,6 +141,44 @@ def kpis(result: SimResult) -> pd.DataFrame:
     frame.insert(0, "replication", np.arange(n_rep))
     frame.insert(0, "scenario", result.scenario.name)
     return frame
+
+
+def availability(result: SimResult) -> np.ndarray:
+    """The ``availability`` KPI alone: ``1 - errors / requests`` per replication [-].
+
+    Parameters
+    ----------
+    result : SimResult
+        A simulation result.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[R]``; 1 for a replication without requests.
+    """
+    requests, errors = _totals(result)
+    return np.divide(requests - errors, requests, out=np.ones_like(requests), where=requests > 0)
+
+
+def mean_instances(result: SimResult) -> np.ndarray:
+    """The ``mean_instances`` KPI alone: mean provisioned instances per replication [count].
+
+    Parameters
+    ----------
+    result : SimResult
+        A simulation result.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[R]``, the mean over periods of the desired instance count.
+    """
+    return result.desired_instances.astype(np.float64).mean(axis=1)
+
+
+def _totals(result: SimResult) -> tuple[np.ndarray, np.ndarray]:
+    """Offered and failed requests of the run per replication [count], ``[R]`` each."""
+    return result.arrivals_period.sum(axis=1, dtype=np.float64), result.errors_period.sum(axis=1)
 
 
 def kpi_frame(results: Sequence[SimResult]) -> pd.DataFrame:
