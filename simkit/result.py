@@ -116,17 +116,15 @@ class SimResult:
     billed_instances : numpy.ndarray
         Instances paid for per period (desired plus deployment surge) [count], ``[R, P]``.
     utilization : numpy.ndarray
-        Busy fraction of the Ready servers per period [-], ``[R, P]``.
+        Busy fraction of the Ready servers per period [-], float32 ``[R, P]``.
     crashes, repairs : numpy.ndarray
         Instance crashes and repairs at the end of each period [count], ``[R, P]``.
-    capacity_rps : numpy.ndarray
-        Service capacity of the Ready instances per period [1/s], ``[R, P]``.
     overloaded : numpy.ndarray
         Periods with load above capacity or a backlog [bool], ``[R, P]``.
     error_fraction : numpy.ndarray
         Fraction of requests failing in steady periods [-], ``[R, P]``.
     errors_period : numpy.ndarray
-        Failed requests per period [count], float64, ``[R, P]``.
+        Failed requests per period [count], float32, ``[R, P]``.
     latency_period_s : numpy.ndarray
         Latency quantiles (p50, p95, p99) of steady periods [s], ``[R, P, 3]``.
     overlay : StepOverlay
@@ -159,7 +157,6 @@ class SimResult:
     utilization: np.ndarray
     crashes: np.ndarray
     repairs: np.ndarray
-    capacity_rps: np.ndarray
     overloaded: np.ndarray
     error_fraction: np.ndarray
     errors_period: np.ndarray
@@ -415,6 +412,15 @@ class SimResult:
         index = pd.MultiIndex.from_product([reps, counts.index], names=["replication", "time"])
         quantiles = pd.DataFrame(q.reshape(-1, 3), index=index, columns=list(latency))
         return out.join(quantiles)[list(names)]
+
+    @property
+    def capacity_rps(self) -> np.ndarray:
+        """Service capacity of the Ready instances per period [1/s], float64 ``[R, P]``.
+
+        Ready instances x servers per instance x the service rate (not stored).
+        """
+        servers = self.ready_instances.astype(np.int64) * self.scenario.servers_per_instance
+        return servers * self.scenario.service_rate_rps
 
     @property
     def cost_usd(self) -> np.ndarray:

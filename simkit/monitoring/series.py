@@ -226,7 +226,9 @@ def _period_latency(result: SimResult, quantile: int) -> np.ndarray:
 def _cpu_percent(result: SimResult, ready: np.ndarray) -> np.ndarray:
     s = result.scenario
     a, svc = s.autoscaling, s.service
-    busy_milli = result.utilization * (svc.workers_per_instance * a.cpu_busy_milli)
+    busy_milli = result.utilization.astype(np.float64) * (
+        svc.workers_per_instance * a.cpu_busy_milli
+    )
     logging_milli = np.zeros_like(busy_milli)
     if s.monitoring.verbose_logging and svc.logging_overhead == 0.0:
         plain_share = svc.service_time_ms * 1e-3 / svc.effective_service_time_s
