@@ -227,14 +227,17 @@ def _quiet_on_interrupt() -> None:
 def _scenario_outputs(
     args: argparse.Namespace, scenario: Scenario, trace: pd.Series | None, freq: str
 ) -> dict:
-    """Simulate one scenario and keep what the report needs: its KPIs, replication 0 at
-    ``freq`` (the time-series figure's frame), per-minute p99 [s] and the error budget
-    left (a worker's task; it draws nothing, so workers need no matplotlib)."""
+    """Simulate one scenario and keep what the report needs: its KPIs and their bootstrap
+    intervals, replication 0 at ``freq`` (the time-series figure's frame), per-minute
+    p99 [s] and the error budget left (a worker's task; it draws nothing, so workers need
+    no matplotlib)."""
     from simkit import analysis
 
     result = _simulate(args, scenario, trace)
+    kpis = analysis.kpi_frame([result])
     return {
-        "kpis": analysis.kpi_frame([result]),
+        "kpis": kpis,
+        "intervals": analysis.summarize(kpis),  # compare's, with its defaults
         "series": result.to_frame(freq=freq, replications=[0]).droplevel("replication"),
         "minute_p99": analysis.minute_series(result)["latency_p99_s"],
         "budget": analysis.error_budget(result),
@@ -372,7 +375,8 @@ def _summary(scenarios: Sequence[Scenario], outputs: Sequence[dict]) -> dict:
 
     names = [s.name for s in scenarios]
     kpis = pd.concat([o["kpis"] for o in outputs], ignore_index=True)
-    comparison = analysis.compare(kpis, paired=True)
+    intervals = pd.concat([o["intervals"] for o in outputs])
+    comparison = analysis.compare(kpis, paired=True, intervals=intervals)
     means = kpis.groupby("scenario", sort=False).mean(numeric_only=True).reset_index()
     shown = ("slo_good_minutes_fraction", "availability", "latency_p99_s", "pages", "cost_usd")
     figures = {

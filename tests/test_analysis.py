@@ -81,6 +81,16 @@ def test_compare_names_the_paired_test_for_shared_seeds(prod_dev) -> None:
     assert out.loc[("development", "errors"), "mean"] == pytest.approx(means["development"])
 
 
+def test_compare_with_intervals_summarized_per_scenario_is_the_same(prod_dev) -> None:
+    """compare's intervals computed elsewhere (simkit compare's workers, one scenario each)."""
+    frame = analysis.kpi_frame(prod_dev)
+    intervals = pd.concat(
+        [analysis.summarize(g, n_resamples=FAST) for _, g in frame.groupby("scenario")]
+    )
+    given = analysis.compare(frame, n_resamples=FAST, intervals=intervals)
+    pd.testing.assert_frame_equal(given, analysis.compare(frame, n_resamples=FAST))
+
+
 def test_compare_same_scenario_same_seed_finds_nothing() -> None:
     s = simkit.load_scenario("production")
     a = simkit.simulate(s, duration="1h", replications=8, seed=1)

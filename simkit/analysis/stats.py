@@ -214,6 +214,7 @@ def compare(
     alpha: float = 0.05,
     n_resamples: int = N_RESAMPLES,
     seed: int = 0,
+    intervals: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Mean, bootstrap CI and a significance test against a baseline, per scenario x KPI.
 
@@ -240,6 +241,11 @@ def compare(
         Significance level of the ``significant`` column [-].
     n_resamples, seed : int
         Bootstrap resamples and seed.
+    intervals : pandas.DataFrame, optional
+        The means and intervals computed already by :func:`summarize` of these KPIs
+        with the same ``confidence``, ``n_resamples`` and ``seed`` (e.g. scenario by
+        scenario in worker processes), rows in replication order as
+        :func:`simkit.analysis.kpi_frame` gives them: the bootstrap is not repeated.
 
     Returns
     -------
@@ -285,7 +291,12 @@ def compare(
         group = by_name[name]
         for kpi in chosen:
             values = group[kpi].to_numpy(dtype=float)
-            mean, low, high = bootstrap_ci(values, confidence, n_resamples=n_resamples, seed=seed)
+            if intervals is None:
+                mean, low, high = bootstrap_ci(
+                    values, confidence, n_resamples=n_resamples, seed=seed
+                )
+            else:
+                mean, low, high = intervals.loc[(name, kpi), ["mean", "ci_low", "ci_high"]]
             row = {"scenario": name, "kpi": kpi, "n": len(values), "mean": mean}
             row.update(ci_low=low, ci_high=high, baseline=baseline)
             row["difference"] = mean - float(base[kpi].mean())
