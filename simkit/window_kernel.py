@@ -20,6 +20,7 @@ from simkit.jit import njit
 
 __all__ = [
     "bounds",
+    "cells",
     "components",
     "merge",
     "newton_step",
@@ -65,6 +66,40 @@ def _mixture_at(
         else:
             sf += weight[k]
     return sf, pdf
+
+
+@njit
+def cells(
+    row: np.ndarray, first_step: np.ndarray, window: np.ndarray, n_win: int, n_cell: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each output cell's components start, for components sorted by cell.
+
+    Parameters
+    ----------
+    row : numpy.ndarray
+        Output row of each component (its replication's place, 0 when pooled).
+    first_step : numpy.ndarray
+        First step of each component [index].
+    window : numpy.ndarray
+        Window of each step of the run [index].
+    n_win, n_cell : int
+        Windows per row, and rows times windows.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The first component of each non-empty cell and that cell
+        (``row * n_win + window``), int64.
+    """
+    size = min(row.size, n_cell)
+    starts, cell_of = np.empty(size, np.int64), np.empty(size, np.int64)
+    n, last = 0, -1
+    for k in range(row.size):
+        cell = row[k] * n_win + window[first_step[k]]
+        if cell != last:
+            starts[n], cell_of[n], last = k, cell, cell
+            n += 1
+    return starts[:n], cell_of[:n]
 
 
 @njit

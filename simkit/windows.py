@@ -148,18 +148,18 @@ def _cells(
     Returns the components, the first component of each non-empty cell, the cell
     (``row * n_windows + window``) of each of those, and the number of cells.
     """
+    from simkit import window_kernel
+
     n_rep, n_win = (1 if pooled else reps.size), edges.size
     comp = _sorted_components(result)
     window = np.searchsorted(edges, np.arange(result.n_steps), side="right") - 1  # of a step
-    first = window[comp["first_step"]]
     split = bool(np.any(edges % result.steps_per_period)) and np.any(
-        window[comp["first_step"] + comp["steps"] - 1] != first
+        window[comp["first_step"] + comp["steps"] - 1] != window[comp["first_step"]]
     )
     if split:  # a period straddles windows: split it by its steps
         comp = _split(result, comp, edges)
         order = np.lexsort((comp["first_step"], comp["rep"]))
         comp = {name: v[order] for name, v in comp.items()}
-        first = window[comp["first_step"]]
     in_order = not pooled and np.all(np.diff(reps) > 0)
     position = np.full(result.replications, -1)
     position[reps] = 0 if pooled else np.arange(reps.size)
@@ -170,13 +170,13 @@ def _cells(
         if in_order:
             order = np.flatnonzero(keep)
         else:  # sort by row, window
-            order = np.lexsort((first, position[comp["rep"]]))
+            order = np.lexsort((window[comp["first_step"]], position[comp["rep"]]))
             order = order[keep[order]]
         comp = {name: v[order] for name, v in comp.items()}
-        first, row = first[order], position[comp["rep"]]
-    cell = row * n_win + first  # sorted
-    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]]) if cell.size else cell
-    return comp, starts, cell[starts], n_rep * n_win
+        row = position[comp["rep"]]
+    n_cell = n_rep * n_win
+    starts, cells = window_kernel.cells(row, comp["first_step"], window, n_win, n_cell)
+    return comp, starts, cells, n_cell
 
 
 def _window_quantiles(
