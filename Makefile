@@ -29,7 +29,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 lab: $(VENV)/.installed
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/engine.py
